@@ -1,0 +1,1 @@
+//! # server/config (being written)

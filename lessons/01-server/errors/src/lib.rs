@@ -1,0 +1,1 @@
+//! # server/errors (being written)

@@ -1,0 +1,1 @@
+//! # server/extractors (being written)

@@ -1,0 +1,1 @@
+//! Tests for server/extractors (being written).

@@ -1,0 +1,1 @@
+//! # server/json (being written)

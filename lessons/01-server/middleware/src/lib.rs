@@ -1,0 +1,1 @@
+//! # server/middleware (being written)

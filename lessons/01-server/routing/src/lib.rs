@@ -1,0 +1,1 @@
+//! # server/routing (being written)

@@ -1,0 +1,1 @@
+//! # server/shutdown (being written)

@@ -1,0 +1,1 @@
+//! # server/config — reference solution (being written)

@@ -1,0 +1,1 @@
+//! # server/errors — reference solution (being written)

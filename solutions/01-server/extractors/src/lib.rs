@@ -1,0 +1,1 @@
+//! # server/extractors — reference solution (being written)

@@ -1,0 +1,1 @@
+//! # server/health — reference solution (being written)

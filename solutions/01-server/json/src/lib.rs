@@ -1,0 +1,1 @@
+//! # server/json — reference solution (being written)

@@ -1,0 +1,1 @@
+//! # server/middleware — reference solution (being written)

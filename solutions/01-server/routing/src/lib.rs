@@ -1,0 +1,1 @@
+//! # server/routing — reference solution (being written)

@@ -1,0 +1,3 @@
+extern crate server_routing_solution as server_routing;
+#[path = "../../../../lessons/01-server/routing/tests/routing.rs"]
+mod routing;

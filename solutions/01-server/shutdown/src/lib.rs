@@ -1,0 +1,1 @@
+//! # server/shutdown — reference solution (being written)

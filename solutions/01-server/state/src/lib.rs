@@ -1,0 +1,1 @@
+//! # server/state — reference solution (being written)
