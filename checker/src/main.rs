@@ -1,1 +1,51 @@
-fn main() {}
+//! The Rust Backend Workbook's checker. The modules follow the data:
+//! manifest -> run -> outcome -> grade -> progress -> render -> term.
+
+mod cli;
+mod commands;
+mod grade;
+mod manifest;
+mod outcome;
+mod progress;
+mod render;
+mod run;
+mod term;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use clap::Parser;
+use colored::Colorize;
+
+/// A mistake in what the user asked for (an unknown id, say): exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let color = term::init(cli.color);
+    commands::stop_children_on_interrupt();
+    match commands::run(cli, color) {
+        Ok(code) => code,
+        Err(error) => {
+            run::clear_progress_line();
+            // One line (plus cargo's own words where it failed): what is
+            // wrong and what to do, never a backtrace.
+            let message = error
+                .chain()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("{} {message}", "error:".red().bold());
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The Rust Backend Workbook's checker: runs, grades and tracks your exercises.
+///
+/// With no command it shows where you are and what to do next.
+#[derive(Debug, Parser)]
+#[command(name = "checker", bin_name = "cargo checker", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The workbook folder (default: the current folder or its nearest parent with a workbook.toml).
+    #[arg(long, global = true, env = "WORKBOOK_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// When to use colour (NO_COLOR in the environment turns `auto` off).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every exercise with its status and score.
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Build and run the tests of the current exercise (or of ID, a lesson, or --all) and grade them.
+    ///
+    /// Exit status: 0 when everything checked is done, 1 when not, 2 on a usage error.
+    Check {
+        /// An exercise (`server/hello`), or a lesson (`server`). Default: your current exercise.
+        #[arg(value_name = "ID|LESSON", conflicts_with = "all")]
+        target: Option<String>,
+        /// Check every exercise of the workbook.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        /// Seconds an exercise's tests may run (default: workbook.toml's `timeout`, then 60).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+    },
+    /// Show the next hint for the current exercise (or ID). Hints unlock one at a time.
+    Hint {
+        #[arg(value_name = "ID")]
+        id: Option<String>,
+    },
+    /// Restore an exercise's starter files. Asks first, unless --yes.
+    Reset {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Move on to the next exercise.
+    Next,
+    /// Make ID your current exercise.
+    Goto {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// A progress report per lesson and overall, from your last checks.
+    Report {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Tools for the workbook's maintainers and CI.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Prove that every selected starter compiles and fails every test, and every solution passes every test.
+    Verify {
+        /// An exercise or a lesson (default: all).
+        #[arg(value_name = "ID|LESSON")]
+        target: Option<String>,
+        /// Seconds an exercise's tests may run.
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
+    },
+    /// Check the manifests against the files: starters, solutions, tests, hints, book sections, includes and links.
+    Check,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+}

@@ -1,0 +1,127 @@
+//! One module per command; this one holds what they share.
+
+mod check;
+mod dev_check;
+mod dev_verify;
+mod hint;
+mod list;
+mod navigate;
+mod report;
+mod reset;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, DevCommand};
+use crate::manifest::{Exercise, Workbook};
+use crate::progress::{Progress, Store};
+
+/// What every command works with.
+pub struct Context {
+    pub workbook: Workbook,
+    pub store: Store,
+    pub color: bool,
+}
+
+impl Context {
+    fn open(root: Option<PathBuf>, color: bool) -> Result<Context> {
+        let start = match root {
+            Some(root) => root,
+            None => std::env::current_dir()?,
+        };
+        let root = Workbook::find_root(&start)?;
+        // cargo reports absolute, resolved paths; compare like with like.
+        let root = root.canonicalize().unwrap_or(root);
+        let workbook = Workbook::load(&root)?;
+        let store = Store::new(&root);
+        if !store.path().exists() {
+            // First use: remember which commit the starters come from.
+            if let Some(commit) = reset::current_commit(&root) {
+                store.update(|progress| progress.baseline = Some(commit))?;
+            }
+        }
+        Ok(Context {
+            workbook,
+            store,
+            color,
+        })
+    }
+
+    /// The exercise the learner works on: the one they chose, else the first
+    /// that is not done, else the last.
+    pub fn current<'a>(&'a self, progress: &Progress) -> Option<&'a Exercise> {
+        progress
+            .current
+            .as_deref()
+            .and_then(|id| self.workbook.exercise(id))
+            .or_else(|| {
+                self.workbook
+                    .exercises()
+                    .find(|exercise| !progress.is_done(&exercise.id))
+            })
+            .or_else(|| self.workbook.exercises().last())
+    }
+
+    /// The named exercise, or the current one.
+    pub fn exercise_or_current(&self, id: Option<&str>, progress: &Progress) -> Result<&Exercise> {
+        match id {
+            Some(id) => self.workbook.select_one(id),
+            None => self
+                .current(progress)
+                .ok_or_else(|| anyhow::anyhow!("this workbook has no exercises yet")),
+        }
+    }
+}
+
+pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
+    let context = Context::open(cli.root, color)?;
+    match cli.command {
+        None => status::run(&context),
+        Some(Command::List { format }) => list::run(&context, format),
+        Some(Command::Check {
+            target,
+            all,
+            format,
+            timeout,
+        }) => check::run(&context, target.as_deref(), all, format, timeout),
+        Some(Command::Hint { id }) => hint::run(&context, id.as_deref()),
+        Some(Command::Reset { id, yes }) => reset::run(&context, &id, yes),
+        Some(Command::Next) => navigate::next(&context),
+        Some(Command::Goto { id }) => navigate::goto(&context, &id),
+        Some(Command::Report { format }) => report::run(&context, format),
+        Some(Command::Dev(DevCommand::Verify { target, timeout })) => {
+            dev_verify::run(&context, target.as_deref(), timeout)
+        }
+        Some(Command::Dev(DevCommand::Check)) => dev_check::run(&context),
+    }
+}
+
+/// On Ctrl-C (or a polite kill), stop every test process the checker started
+/// before leaving: they run in their own process groups, so the terminal's
+/// signal does not reach them.
+pub fn stop_children_on_interrupt() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            crate::run::process::kill_all_children();
+            crate::run::clear_progress_line();
+            eprintln!("\nInterrupted: the running tests were stopped. Your progress is unchanged.");
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
+/// `1 test`, `2 tests`.
+pub fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        format!("{count} {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}

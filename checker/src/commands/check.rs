@@ -1,0 +1,86 @@
+//! `check`: build, run, grade, remember, show.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::Context;
+use crate::cli::CheckFormat;
+use crate::manifest::Exercise;
+use crate::outcome::{Outcome, Status};
+use crate::render;
+use crate::run::{self, Job, Runner, Side};
+
+pub fn run(
+    context: &Context,
+    target: Option<&str>,
+    all: bool,
+    format: CheckFormat,
+    timeout: Option<u64>,
+) -> Result<ExitCode> {
+    let progress = context.store.load()?;
+    let exercises: Vec<&Exercise> = if all {
+        context.workbook.exercises().collect()
+    } else {
+        match target {
+            Some(target) => context.workbook.select(target)?,
+            None => vec![context.exercise_or_current(None, &progress)?],
+        }
+    };
+    let outcomes = check(context, &exercises, format == CheckFormat::Text, timeout)?;
+    context.store.update(|progress| {
+        for outcome in &outcomes {
+            progress.store(outcome);
+        }
+    })?;
+    let progress = context.store.load()?;
+    match format {
+        CheckFormat::Text => {
+            print!(
+                "{}",
+                render::text::outcomes(&context.workbook, &progress, &exercises, &outcomes)
+            );
+        }
+        CheckFormat::Json => println!("{}", render::json::check(&exercises, &outcomes)),
+        CheckFormat::Junit => print!(
+            "{}",
+            render::junit::check(&context.workbook, &exercises, &outcomes)
+        ),
+    }
+    let all_done = outcomes
+        .iter()
+        .all(|outcome| outcome.status == Status::Done);
+    Ok(if all_done {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Builds and tests `exercises` (the learner's side), showing build progress
+/// on a terminal when `interactive`.
+pub fn check(
+    context: &Context,
+    exercises: &[&Exercise],
+    interactive: bool,
+    timeout: Option<u64>,
+) -> Result<Vec<Outcome>> {
+    let runner = Runner::new(
+        &context.workbook,
+        context.color,
+        timeout.map(Duration::from_secs),
+    );
+    let jobs: Vec<Job> = exercises
+        .iter()
+        .map(|exercise| Job {
+            exercise,
+            side: Side::Starter,
+        })
+        .collect();
+    run::show_build_progress(interactive && crate::term::stderr_is_terminal());
+    let build = runner.build(&jobs);
+    run::clear_progress_line();
+    let build = build?;
+    Ok(jobs.iter().map(|job| runner.test(job, &build)).collect())
+}

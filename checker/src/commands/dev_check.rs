@@ -1,0 +1,385 @@
+//! `dev check`: the manifests agree with the files. Every exercise has its
+//! starter, tests, solution, hints and book section; the book's includes and
+//! links resolve; nothing stray lies in the lesson and solution folders.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::Context;
+use crate::manifest::{
+    BOOK_SRC_DIR, EXERCISE_FILE, LESSON_FILE, LESSONS_DIR, SOLUTIONS_DIR, Workbook,
+};
+use crate::term;
+
+/// Fewer hints than this and a stuck learner has nowhere to go but the answer.
+const MIN_HINTS: usize = 2;
+
+pub fn run(context: &Context) -> Result<ExitCode> {
+    let workbook = &context.workbook;
+    let mut problems = Vec::new();
+    check_exercises(workbook, &mut problems);
+    check_stray_folders(workbook, &mut problems);
+    let book = check_book(workbook, &mut problems);
+    if problems.is_empty() {
+        println!(
+            "{} {} lessons, {} exercises; {} book pages, {} includes and {} links resolve.",
+            term::pass_mark(),
+            workbook.lessons.len(),
+            workbook.exercises().count(),
+            book.pages,
+            book.includes,
+            book.links
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for problem in &problems {
+        println!("{} {problem}", term::fail_mark());
+    }
+    println!(
+        "\n{} found: fix them and run `cargo checker dev check` again.",
+        crate::commands::plural(problems.len(), "problem")
+    );
+    Ok(ExitCode::from(1))
+}
+
+fn check_exercises(workbook: &Workbook, problems: &mut Vec<String>) {
+    let summary =
+        fs::read_to_string(workbook.path(BOOK_SRC_DIR).join("SUMMARY.md")).unwrap_or_default();
+    let mut packages = HashSet::new();
+    for lesson in &workbook.lessons {
+        let chapter = Path::new(BOOK_SRC_DIR).join(&lesson.book);
+        if !workbook.path(&chapter).is_file() {
+            problems.push(format!(
+                "lesson {}: its chapter {} does not exist",
+                lesson.id,
+                chapter.display()
+            ));
+        }
+    }
+    for exercise in workbook.exercises() {
+        let id = &exercise.id;
+        for file in &exercise.edit {
+            require(workbook, problems, id, "starter file", file);
+            let relative = file.strip_prefix(&exercise.dir).unwrap_or(file);
+            require(
+                workbook,
+                problems,
+                id,
+                "solution file",
+                &exercise.solution_dir.join(relative),
+            );
+        }
+        for test in &exercise.tests {
+            require(
+                workbook,
+                problems,
+                id,
+                "test file",
+                &exercise.dir.join(test),
+            );
+            check_solution_test(workbook, exercise, test, problems);
+        }
+        let section = Path::new(BOOK_SRC_DIR).join(&exercise.book);
+        if !workbook.path(&section).is_file() {
+            problems.push(format!(
+                "{id}: its book section {} does not exist",
+                section.display()
+            ));
+        } else if !summary.contains(&format!("({})", exercise.book)) {
+            problems.push(format!(
+                "{id}: its book section {} is not listed in SUMMARY.md",
+                exercise.book
+            ));
+        }
+        if exercise.hints.len() < MIN_HINTS {
+            problems.push(format!(
+                "{id}: {} lists {}; give at least {MIN_HINTS}, each saying a little more",
+                exercise.dir.join(EXERCISE_FILE).display(),
+                crate::commands::plural(exercise.hints.len(), "hint")
+            ));
+        }
+        if exercise.solution_package.is_empty() {
+            problems.push(format!(
+                "{id}: {} has no Cargo.toml",
+                exercise.solution_dir.display()
+            ));
+        }
+        for package in [&exercise.package, &exercise.solution_package] {
+            if !package.is_empty() && !packages.insert(package.clone()) {
+                problems.push(format!("{id}: the package name `{package}` is used twice"));
+            }
+        }
+    }
+}
+
+fn require(workbook: &Workbook, problems: &mut Vec<String>, id: &str, what: &str, path: &Path) {
+    if !workbook.path(path).exists() {
+        problems.push(format!("{id}: {what} {} does not exist", path.display()));
+    }
+}
+
+/// The solution's test file must run the lesson's test file itself (through
+/// `#[path]`), never a copy that could drift.
+fn check_solution_test(
+    workbook: &Workbook,
+    exercise: &crate::manifest::Exercise,
+    test: &Path,
+    problems: &mut Vec<String>,
+) {
+    let wrapper = exercise.solution_dir.join(test);
+    let Ok(text) = fs::read_to_string(workbook.path(&wrapper)) else {
+        problems.push(format!(
+            "{}: solution test file {} does not exist",
+            exercise.id,
+            wrapper.display()
+        ));
+        return;
+    };
+    let included = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("#[path = \""))
+        .filter_map(|rest| rest.split('"').next())
+        .map(|path| {
+            normalize(
+                &workbook
+                    .path(&wrapper)
+                    .parent()
+                    .unwrap_or(Path::new(""))
+                    .join(path),
+            )
+        })
+        .collect::<Vec<_>>();
+    let expected = normalize(&workbook.path(exercise.dir.join(test)));
+    if !included.contains(&expected) {
+        problems.push(format!(
+            "{}: {} must include the lesson's test file with #[path = \"...{}\"]",
+            exercise.id,
+            wrapper.display(),
+            exercise.dir.join(test).display()
+        ));
+    }
+}
+
+fn check_stray_folders(workbook: &Workbook, problems: &mut Vec<String>) {
+    let mut expected_lessons = BTreeSet::new();
+    for lesson in &workbook.lessons {
+        let folder = lesson
+            .dir
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        expected_lessons.insert(folder.clone());
+        let exercises: BTreeSet<PathBuf> = lesson
+            .exercises
+            .iter()
+            .filter_map(|e| e.dir.file_name().map(PathBuf::from))
+            .collect();
+        for base in [Path::new(LESSONS_DIR), Path::new(SOLUTIONS_DIR)] {
+            for entry in subfolders(&workbook.path(base.join(&folder))) {
+                if !exercises.contains(&entry) {
+                    problems.push(format!(
+                        "stray folder {}: no exercise `{}` in {}",
+                        base.join(&folder).join(&entry).display(),
+                        entry.display(),
+                        lesson.dir.join(LESSON_FILE).display()
+                    ));
+                }
+            }
+        }
+    }
+    for base in [LESSONS_DIR, SOLUTIONS_DIR] {
+        for entry in subfolders(&workbook.path(base)) {
+            if !expected_lessons.contains(&entry) {
+                problems.push(format!(
+                    "stray folder {}: it has no {LESSON_FILE} under {LESSONS_DIR}/",
+                    Path::new(base).join(&entry).display()
+                ));
+            }
+        }
+    }
+}
+
+fn subfolders(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_dir())
+        .map(|entry| PathBuf::from(entry.file_name()))
+        .filter(|name| !name.to_string_lossy().starts_with('.') && name != Path::new("target"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[derive(Default)]
+struct BookCounts {
+    pages: usize,
+    includes: usize,
+    links: usize,
+}
+
+/// mdBook warns about a missing include and renders a dead link without a
+/// word; here both are errors.
+fn check_book(workbook: &Workbook, problems: &mut Vec<String>) -> BookCounts {
+    let mut counts = BookCounts::default();
+    let src = workbook.path(BOOK_SRC_DIR);
+    for page in markdown_files(&src) {
+        counts.pages += 1;
+        let Ok(text) = fs::read_to_string(&page) else {
+            continue;
+        };
+        let shown = page
+            .strip_prefix(&workbook.root)
+            .unwrap_or(&page)
+            .display()
+            .to_string();
+        let dir = page.parent().unwrap_or(&src);
+        for (line_number, line) in text.lines().enumerate() {
+            let at = format!("{shown}:{}", line_number + 1);
+            for include in includes(line) {
+                counts.includes += 1;
+                check_include(dir, &include, &at, problems);
+            }
+            for link in links(line) {
+                counts.links += 1;
+                let target = link.split('#').next().unwrap_or_default();
+                if !target.is_empty() && !dir.join(target).exists() {
+                    problems.push(format!("{at}: the link to {link} leads nowhere"));
+                }
+            }
+        }
+    }
+    counts
+}
+
+fn check_include(dir: &Path, include: &str, at: &str, problems: &mut Vec<String>) {
+    let (path, anchor) = match include.split_once(':') {
+        Some((path, anchor)) => (path, Some(anchor)),
+        None => (include, None),
+    };
+    let Ok(text) = fs::read_to_string(dir.join(path)) else {
+        problems.push(format!("{at}: the included file {path} does not exist"));
+        return;
+    };
+    let Some(anchor) =
+        anchor.filter(|a| !a.is_empty() && !a.chars().next().is_some_and(|c| c.is_ascii_digit()))
+    else {
+        return;
+    };
+    let has = |marker: &str| {
+        text.lines()
+            .any(|line| line.trim_end().ends_with(&format!("{marker}: {anchor}")))
+    };
+    if !has("ANCHOR") || !has("ANCHOR_END") {
+        problems.push(format!(
+            "{at}: {path} has no `ANCHOR: {anchor}` ... `ANCHOR_END: {anchor}` pair"
+        ));
+    }
+}
+
+/// `{{#include path:anchor}}` and `{{#rustdoc_include ...}}` on a line.
+fn includes(line: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("{{#") {
+        let after = &rest[start + 3..];
+        let Some(end) = after.find("}}") else { break };
+        let body = &after[..end];
+        if let Some(target) = body
+            .strip_prefix("include ")
+            .or_else(|| body.strip_prefix("rustdoc_include "))
+        {
+            found.push(target.trim().to_string());
+        }
+        rest = &after[end + 2..];
+    }
+    found
+}
+
+/// Relative Markdown links `[text](target)`; web links and in-page anchors are not files.
+fn links(line: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("](") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find(')') else { break };
+        let target = after[..end].trim();
+        let external =
+            target.contains("://") || target.starts_with("mailto:") || target.starts_with('#');
+        if !external && !target.is_empty() {
+            found.push(target.to_string());
+        }
+        rest = &after[end + 1..];
+    }
+    found
+}
+
+fn markdown_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "md") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Resolves `.` and `..` without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_are_found_with_their_anchors() {
+        assert_eq!(
+            includes("x {{#include ../a.rs:app}} y {{#rustdoc_include b.rs}} {{#title T}}"),
+            vec!["../a.rs:app", "b.rs"]
+        );
+    }
+
+    #[test]
+    fn only_relative_links_are_checked() {
+        assert_eq!(
+            links("[a](hello.md) [b](https://docs.rs) [c](#top) [d](../x.md#part)"),
+            vec!["hello.md", "../x.md#part"]
+        );
+    }
+
+    #[test]
+    fn normalize_resolves_parent_folders() {
+        assert_eq!(
+            normalize(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! `list`: every exercise, its status and its score.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use colored::Colorize;
+use serde_json::json;
+
+use super::Context;
+use crate::cli::ListFormat;
+use crate::grade::{Grade, Summary};
+use crate::term;
+
+pub fn run(context: &Context, format: ListFormat) -> Result<ExitCode> {
+    let progress = context.store.load()?;
+    let workbook = &context.workbook;
+    let current = context.current(&progress).map(|e| e.id.clone());
+    match format {
+        ListFormat::Json => {
+            let exercises: Vec<_> = workbook
+                .exercises()
+                .map(|exercise| {
+                    let grade = Grade::of(&progress, exercise);
+                    json!({
+                        "id": exercise.id,
+                        "lesson": exercise.lesson,
+                        "title": exercise.title,
+                        "status": grade.status.map_or("not_started", |s| s.as_str()),
+                        "tests_passed": grade.tests_passed,
+                        "tests_total": grade.tests_total,
+                        "current": current.as_deref() == Some(exercise.id.as_str()),
+                        "edit": exercise.edit,
+                        "book": format!("book/src/{}", exercise.book),
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "exercises": exercises }))?
+            );
+        }
+        ListFormat::Text => {
+            let summary = Summary::of(workbook.exercises().map(|e| Grade::of(&progress, e)));
+            println!(
+                "{} {} {}/{} exercises done, {}%\n",
+                workbook.title.bold(),
+                term::bar(summary.exercises_done, summary.exercises_total, 20),
+                summary.exercises_done,
+                summary.exercises_total,
+                summary.percent
+            );
+            for lesson in &workbook.lessons {
+                let done = lesson
+                    .exercises
+                    .iter()
+                    .filter(|e| progress.is_done(&e.id))
+                    .count();
+                println!(
+                    "{} · {} ({done}/{})",
+                    lesson.id.bold(),
+                    lesson.title,
+                    lesson.exercises.len()
+                );
+                for exercise in &lesson.exercises {
+                    let grade = Grade::of(&progress, exercise);
+                    let (mark, status) = match grade.status {
+                        None => (term::pending_mark(), "not started".dimmed()),
+                        Some(_) if grade.is_done() => (term::pass_mark(), "done".green()),
+                        Some(status) => (
+                            term::fail_mark(),
+                            status.as_str().replace('_', " ").normal(),
+                        ),
+                    };
+                    let score = if grade.status.is_some() {
+                        format!("{}/{}", grade.tests_passed, grade.tests_total)
+                    } else {
+                        "-".into()
+                    };
+                    let pointer = if current.as_deref() == Some(exercise.id.as_str()) {
+                        "▶"
+                    } else {
+                        " "
+                    };
+                    println!(
+                        "{pointer} {mark} {:<26} {:<28} {score:>6}  {status}",
+                        exercise.id, exercise.title
+                    );
+                }
+                println!();
+            }
+            println!("▶ marks your current exercise. `cargo checker goto ID` changes it.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

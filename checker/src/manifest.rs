@@ -1,0 +1,329 @@
+//! The workbook described as data: `workbook.toml` at the root, a
+//! `lesson.toml` per lesson folder under `lessons/`, an `exercise.toml` per
+//! exercise folder. Adding a lesson means adding a folder, never code.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+pub const WORKBOOK_FILE: &str = "workbook.toml";
+pub const LESSON_FILE: &str = "lesson.toml";
+pub const EXERCISE_FILE: &str = "exercise.toml";
+pub const LESSONS_DIR: &str = "lessons";
+pub const SOLUTIONS_DIR: &str = "solutions";
+pub const BOOK_SRC_DIR: &str = "book/src";
+const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+/// The whole workbook: its root folder and its lessons, in order.
+#[derive(Debug)]
+pub struct Workbook {
+    pub root: PathBuf,
+    pub title: String,
+    pub lessons: Vec<Lesson>,
+}
+
+#[derive(Debug)]
+pub struct Lesson {
+    pub id: String,
+    pub title: String,
+    /// The lesson folder, relative to the root (`lessons/01-server`).
+    pub dir: PathBuf,
+    /// The chapter, relative to `book/src`.
+    pub book: String,
+    pub exercises: Vec<Exercise>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Exercise {
+    /// `lesson/exercise`, e.g. `server/hello`: what learners type.
+    pub id: String,
+    pub lesson: String,
+    pub title: String,
+    /// The exercise folder, relative to the root.
+    pub dir: PathBuf,
+    /// The mirrored reference solution folder, relative to the root.
+    pub solution_dir: PathBuf,
+    /// Files the learner edits, relative to the root.
+    pub edit: Vec<PathBuf>,
+    /// Test files that grade the exercise, relative to the exercise folder.
+    pub tests: Vec<PathBuf>,
+    /// The book section, relative to `book/src`.
+    pub book: String,
+    pub hints: Vec<String>,
+    pub timeout_secs: u64,
+    /// The cargo package names of the starter and of the solution.
+    pub package: String,
+    pub solution_package: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkbookFile {
+    title: String,
+    timeout: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LessonFile {
+    id: String,
+    title: String,
+    book: String,
+    exercises: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExerciseFile {
+    title: String,
+    edit: Option<Vec<PathBuf>>,
+    tests: Option<Vec<PathBuf>>,
+    book: Option<String>,
+    hints: Vec<String>,
+    timeout: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct CargoManifest {
+    package: CargoPackage,
+}
+
+#[derive(Deserialize)]
+struct CargoPackage {
+    name: String,
+}
+
+impl Workbook {
+    /// Finds the workbook root: `start` or the nearest parent holding `workbook.toml`.
+    pub fn find_root(start: &Path) -> Result<PathBuf> {
+        for dir in start.ancestors() {
+            if dir.join(WORKBOOK_FILE).is_file() {
+                return Ok(dir.to_path_buf());
+            }
+        }
+        bail!(
+            "no {WORKBOOK_FILE} in {} or any parent folder: run the checker inside the workbook's folder",
+            start.display()
+        )
+    }
+
+    /// Reads every manifest under `root`. Any mistake is an error naming the file (and line).
+    pub fn load(root: &Path) -> Result<Workbook> {
+        let file: WorkbookFile = read_toml(&root.join(WORKBOOK_FILE))?;
+        let timeout_secs = file.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
+        let mut lesson_dirs = Vec::new();
+        let lessons_root = root.join(LESSONS_DIR);
+        let entries = fs::read_dir(&lessons_root).with_context(|| {
+            format!("cannot read the lessons folder {}", lessons_root.display())
+        })?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.join(LESSON_FILE).is_file() {
+                lesson_dirs.push(path);
+            }
+        }
+        // Folder names start with a number (`01-server`): sorting them keeps the order.
+        lesson_dirs.sort();
+        let lessons = lesson_dirs
+            .iter()
+            .map(|dir| load_lesson(root, dir, timeout_secs))
+            .collect::<Result<Vec<_>>>()?;
+        let workbook = Workbook {
+            root: root.to_path_buf(),
+            title: file.title,
+            lessons,
+        };
+        workbook.reject_duplicate_ids()?;
+        Ok(workbook)
+    }
+
+    fn reject_duplicate_ids(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for lesson in &self.lessons {
+            if !seen.insert(format!("lesson:{}", lesson.id)) {
+                bail!(
+                    "{}: lesson id `{}` is used by another lesson too: give each lesson its own id",
+                    lesson.dir.join(LESSON_FILE).display(),
+                    lesson.id
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn exercises(&self) -> impl Iterator<Item = &Exercise> {
+        self.lessons
+            .iter()
+            .flat_map(|lesson| lesson.exercises.iter())
+    }
+
+    pub fn exercise(&self, id: &str) -> Option<&Exercise> {
+        self.exercises().find(|exercise| exercise.id == id)
+    }
+
+    pub fn lesson(&self, id: &str) -> Option<&Lesson> {
+        self.lessons.iter().find(|lesson| lesson.id == id)
+    }
+
+    /// Resolves what a learner typed: an exercise id (`server/hello`), a
+    /// lesson id (`server`), or an exercise's own name when only one lesson
+    /// has it (`hello`).
+    pub fn select(&self, target: &str) -> Result<Vec<&Exercise>> {
+        let target = target.trim_end_matches('/');
+        if let Some(exercise) = self.exercise(target) {
+            return Ok(vec![exercise]);
+        }
+        if let Some(lesson) = self.lesson(target) {
+            return Ok(lesson.exercises.iter().collect());
+        }
+        let by_name: Vec<&Exercise> = self
+            .exercises()
+            .filter(|exercise| exercise.id.rsplit('/').next() == Some(target))
+            .collect();
+        match by_name.len() {
+            1 => Ok(by_name),
+            0 => bail!(crate::UsageError(format!(
+                "no exercise or lesson is called `{target}`: `cargo checker list` shows every id"
+            ))),
+            _ => bail!(crate::UsageError(format!(
+                "`{target}` names an exercise in several lessons: write it in full, e.g. `{}`",
+                by_name[0].id
+            ))),
+        }
+    }
+
+    /// Like [`Workbook::select`], for commands that take exactly one exercise.
+    pub fn select_one(&self, target: &str) -> Result<&Exercise> {
+        let selected = self.select(target)?;
+        match selected.as_slice() {
+            [exercise] => Ok(exercise),
+            _ => bail!(crate::UsageError(format!(
+                "`{target}` is a lesson; name one of its exercises, e.g. `{}`",
+                selected[0].id
+            ))),
+        }
+    }
+
+    pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
+        self.root.join(relative)
+    }
+}
+
+fn load_lesson(root: &Path, dir: &Path, default_timeout: u64) -> Result<Lesson> {
+    let manifest = dir.join(LESSON_FILE);
+    let file: LessonFile = read_toml(&manifest)?;
+    check_id(&file.id, &manifest)?;
+    let rel_dir = relative(root, dir);
+    let lesson_folder = dir.file_name().map(PathBuf::from).unwrap_or_default();
+    let mut exercises = Vec::new();
+    for name in &file.exercises {
+        check_id(name, &manifest)?;
+        if exercises
+            .iter()
+            .any(|exercise: &Exercise| exercise.id.ends_with(&format!("/{name}")))
+        {
+            bail!("{}: exercise `{name}` is listed twice", manifest.display());
+        }
+        let exercise_dir = dir.join(name);
+        if !exercise_dir.join(EXERCISE_FILE).is_file() {
+            bail!(
+                "{}: exercise `{name}` is listed but {} does not exist",
+                manifest.display(),
+                relative(root, &exercise_dir.join(EXERCISE_FILE)).display()
+            );
+        }
+        let solution_dir = PathBuf::from(SOLUTIONS_DIR).join(&lesson_folder).join(name);
+        exercises.push(load_exercise(
+            root,
+            &file.id,
+            name,
+            &exercise_dir,
+            solution_dir,
+            default_timeout,
+        )?);
+    }
+    Ok(Lesson {
+        id: file.id,
+        title: file.title,
+        dir: rel_dir,
+        book: file.book,
+        exercises,
+    })
+}
+
+fn load_exercise(
+    root: &Path,
+    lesson: &str,
+    name: &str,
+    dir: &Path,
+    solution_dir: PathBuf,
+    default_timeout: u64,
+) -> Result<Exercise> {
+    let file: ExerciseFile = read_toml(&dir.join(EXERCISE_FILE))?;
+    let rel_dir = relative(root, dir);
+    let edit = file
+        .edit
+        .unwrap_or_else(|| vec![PathBuf::from("src/lib.rs")])
+        .into_iter()
+        .map(|path| rel_dir.join(path))
+        .collect();
+    let package = package_name(&dir.join("Cargo.toml"))?;
+    let solution_manifest = root.join(&solution_dir).join("Cargo.toml");
+    // A missing solution is reported by `dev check`; learners can still work.
+    let solution_package = package_name(&solution_manifest).unwrap_or_default();
+    Ok(Exercise {
+        id: format!("{lesson}/{name}"),
+        lesson: lesson.to_string(),
+        title: file.title,
+        dir: rel_dir,
+        solution_dir,
+        edit,
+        tests: file
+            .tests
+            .unwrap_or_else(|| vec![PathBuf::from(format!("tests/{name}.rs"))]),
+        book: file.book.unwrap_or_else(|| format!("{lesson}/{name}.md")),
+        hints: file.hints,
+        timeout_secs: file.timeout.unwrap_or(default_timeout),
+        package,
+        solution_package,
+    })
+}
+
+fn check_id(id: &str, manifest: &Path) -> Result<()> {
+    let valid = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        bail!(
+            "{}: `{id}` is not a valid id: use lowercase letters, digits, `-` and `_`",
+            manifest.display()
+        );
+    }
+    Ok(())
+}
+
+fn package_name(cargo_toml: &Path) -> Result<String> {
+    let manifest: CargoManifest = read_toml(cargo_toml)?;
+    Ok(manifest.package.name)
+}
+
+/// Reads and parses a TOML file; errors name the file and the line.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).map_err(|error| {
+        let line = error
+            .span()
+            .map(|span| text[..span.start].matches('\n').count() + 1)
+            .map(|line| format!(":{line}"))
+            .unwrap_or_default();
+        anyhow::anyhow!("{}{line}: {}", path.display(), error.message())
+    })
+}
+
+pub fn relative(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root).unwrap_or(path).to_path_buf()
+}

@@ -1,0 +1,86 @@
+//! What checking one exercise found: the verdict, each test's result, and the
+//! compiler errors that stopped it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::run::cargo::CompileError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every test passes.
+    Done,
+    /// It builds, and some test fails.
+    Failed,
+    /// It does not build: no test could run.
+    CompileError,
+    /// The tests were stopped at the time limit.
+    TimedOut,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::CompileError => "compile_error",
+            Status::TimedOut => "timed_out",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub id: String,
+    pub status: Status,
+    /// In the order the test file defines them.
+    pub tests: Vec<TestResult>,
+    pub compile_errors: Vec<CompileError>,
+    /// Things the learner should know beyond pass and fail (output cut, a crash).
+    pub notes: Vec<String>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    pub name: String,
+    pub passed: bool,
+    pub failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The panic message, or why the test never reported.
+    pub message: String,
+    /// Where the test failed (`tests/hello.rs:23:5`), when known.
+    pub location: Option<String>,
+    /// What else the test printed.
+    pub output: String,
+}
+
+impl Outcome {
+    pub fn tests_passed(&self) -> usize {
+        self.tests.iter().filter(|test| test.passed).count()
+    }
+
+    pub fn tests_total(&self) -> usize {
+        self.tests.len()
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &TestResult> {
+        self.tests.iter().filter(|test| !test.passed)
+    }
+}
+
+impl Failure {
+    /// The first line that says something, for one-line summaries.
+    pub fn headline(&self) -> &str {
+        self.message
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .unwrap_or("failed")
+    }
+}

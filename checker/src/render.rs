@@ -1,0 +1,6 @@
+//! Turning outcomes and progress into text, JSON, JUnit XML and Markdown.
+
+pub mod json;
+pub mod junit;
+pub mod report;
+pub mod text;

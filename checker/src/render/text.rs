@@ -1,0 +1,260 @@
+//! What `check` prints in a terminal: the verdict first, then the first
+//! failure in full, then one line for every other test, then what to do next.
+
+use std::fmt::Write as _;
+
+use colored::Colorize;
+
+use crate::commands::plural;
+use crate::grade::{Grade, Summary};
+use crate::manifest::{Exercise, Workbook};
+use crate::outcome::{Outcome, Status};
+use crate::progress::Progress;
+use crate::term;
+
+/// How many compiler errors are listed by location before "and N more".
+const LISTED_ERRORS: usize = 5;
+/// How many lines of a failing test's own output are shown.
+const PRINTED_LINES: usize = 20;
+
+pub fn outcomes(
+    workbook: &Workbook,
+    progress: &Progress,
+    exercises: &[&Exercise],
+    outcomes: &[Outcome],
+) -> String {
+    let mut out = String::new();
+    if let ([exercise], [outcome]) = (exercises, outcomes) {
+        detail(&mut out, workbook, progress, exercise, outcome);
+        return out;
+    }
+    for (exercise, outcome) in exercises.iter().zip(outcomes) {
+        let _ = writeln!(
+            out,
+            "{} {:<28} {}",
+            mark(outcome.status),
+            exercise.id,
+            verdict(outcome)
+        );
+    }
+    if let Some((exercise, outcome)) = exercises
+        .iter()
+        .zip(outcomes)
+        .find(|(_, outcome)| outcome.status != Status::Done)
+    {
+        let _ = writeln!(out, "\n{} {}", "First to fix:".bold(), exercise.id.bold());
+        first_problem(&mut out, outcome);
+    }
+    let summary = Summary::of(outcomes.iter().map(|outcome| Grade {
+        status: Some(outcome.status),
+        tests_passed: outcome.tests_passed(),
+        tests_total: outcome.tests_total(),
+    }));
+    let _ = writeln!(
+        out,
+        "\n{} of {} exercises done, {} of {} tests pass ({}%)",
+        summary.exercises_done,
+        summary.exercises_total,
+        summary.tests_passed,
+        summary.tests_total,
+        summary.percent
+    );
+    out
+}
+
+fn detail(
+    out: &mut String,
+    workbook: &Workbook,
+    progress: &Progress,
+    exercise: &Exercise,
+    outcome: &Outcome,
+) {
+    let _ = writeln!(
+        out,
+        "{} {} {} {}",
+        mark(outcome.status),
+        exercise.id.bold(),
+        format!("· {}:", exercise.title).dimmed(),
+        verdict(outcome)
+    );
+    if outcome.status == Status::Done {
+        celebrate(out, workbook, progress, exercise);
+        return;
+    }
+    first_problem(out, outcome);
+    if outcome.tests.len() > 1 {
+        let _ = writeln!(out, "\n{}", "Tests:".bold());
+        for test in &outcome.tests {
+            match &test.failure {
+                None => {
+                    let _ = writeln!(out, "  {} {}", term::pass_mark(), test.name);
+                }
+                Some(failure) => {
+                    let _ = writeln!(
+                        out,
+                        "  {} {} {}",
+                        term::fail_mark(),
+                        test.name,
+                        format!("— {}", failure.headline()).dimmed()
+                    );
+                }
+            }
+        }
+    }
+    for note in &outcome.notes {
+        let _ = writeln!(out, "{} {note}", "note:".yellow().bold());
+    }
+    next_steps(out, workbook, progress, exercise);
+}
+
+/// The first compiler error in rustc's own words, or the first failing test
+/// with its whole message.
+fn first_problem(out: &mut String, outcome: &Outcome) {
+    if let Some(first) = outcome.compile_errors.first() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            "It does not compile. Fix the first error first; others often follow from it:".bold()
+        );
+        for error in outcome.compile_errors.iter().take(LISTED_ERRORS) {
+            let _ = writeln!(
+                out,
+                "  {}:{}:{}: {}",
+                error.file, error.line, error.column, error.headline
+            );
+        }
+        if outcome.compile_errors.len() > LISTED_ERRORS {
+            let _ = writeln!(
+                out,
+                "  ... and {} more",
+                outcome.compile_errors.len() - LISTED_ERRORS
+            );
+        }
+        let _ = writeln!(out, "\n{}", first.rendered.trim_end());
+        return;
+    }
+    let Some(test) = outcome.failures().next() else {
+        if outcome.tests.is_empty() {
+            let _ = writeln!(out, "\nNo test ran.");
+        }
+        return;
+    };
+    let failure = test.failure.as_ref().expect("a failing test has a failure");
+    let location = failure
+        .location
+        .as_deref()
+        .map(|l| format!(" (at {l})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\n{} {}{}",
+        "First failure:".red().bold(),
+        test.name.bold(),
+        location.dimmed()
+    );
+    for line in failure.message.lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    let printed = extra_output(&failure.output, &failure.message);
+    if !printed.is_empty() {
+        let _ = writeln!(out, "\n  {}", "The test also printed:".dimmed());
+        let lines: Vec<&str> = printed.lines().collect();
+        for line in lines.iter().take(PRINTED_LINES) {
+            let _ = writeln!(out, "  {} {line}", "|".dimmed());
+        }
+        if lines.len() > PRINTED_LINES {
+            let _ = writeln!(
+                out,
+                "  {} ... {} more lines",
+                "|".dimmed(),
+                lines.len() - PRINTED_LINES
+            );
+        }
+    }
+}
+
+/// The test's output minus its panic report (shown above already).
+fn extra_output(output: &str, message: &str) -> String {
+    output
+        .lines()
+        .filter(|line| {
+            !line.starts_with("thread '")
+                && !message.contains(line.trim())
+                && !line.trim().is_empty()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn celebrate(out: &mut String, workbook: &Workbook, progress: &Progress, exercise: &Exercise) {
+    let lesson = workbook
+        .lesson(&exercise.lesson)
+        .expect("an exercise's lesson exists");
+    let done = lesson
+        .exercises
+        .iter()
+        .filter(|e| progress.is_done(&e.id))
+        .count();
+    let total = lesson.exercises.len();
+    let _ = writeln!(
+        out,
+        "\n{} Lesson {}: {} {done}/{total} exercises done.",
+        "Well done!".green().bold(),
+        lesson.id,
+        term::bar(done, total, 20)
+    );
+    let _ = writeln!(
+        out,
+        "Compare with the reference solution in {}, then move on with `cargo checker next`.",
+        exercise.solution_dir.join("src").display()
+    );
+}
+
+fn next_steps(out: &mut String, workbook: &Workbook, progress: &Progress, exercise: &Exercise) {
+    let files: Vec<String> = exercise
+        .edit
+        .iter()
+        .map(|f| term::file_link(&workbook.root, f))
+        .collect();
+    let shown = progress
+        .record(&exercise.id)
+        .map_or(0, |record| record.hints_shown);
+    let left = exercise.hints.len().saturating_sub(shown);
+    let _ = writeln!(
+        out,
+        "\nEdit {} · read book/src/{}",
+        files.join(", "),
+        exercise.book
+    );
+    if left > 0 {
+        let _ = writeln!(
+            out,
+            "Stuck? `cargo checker hint` ({} left)",
+            plural(left, "hint")
+        );
+    }
+}
+
+pub fn mark(status: Status) -> colored::ColoredString {
+    match status {
+        Status::Done => term::pass_mark(),
+        _ => term::fail_mark(),
+    }
+}
+
+pub fn verdict(outcome: &Outcome) -> String {
+    let (passed, total) = (outcome.tests_passed(), outcome.tests_total());
+    match outcome.status {
+        Status::Done => format!("all {} pass", plural(total, "test"))
+            .green()
+            .to_string(),
+        Status::Failed => format!("{passed} of {} pass", plural(total, "test")),
+        Status::CompileError => "does not compile".red().to_string(),
+        Status::TimedOut => format!(
+            "timed out ({passed} of {} had passed)",
+            plural(total, "test")
+        )
+        .red()
+        .to_string(),
+    }
+}

@@ -1,0 +1,453 @@
+//! Building exercises with cargo and running their test binaries.
+//!
+//! One `cargo build --tests --keep-going` builds every selected package, so a
+//! starter that does not compile costs only its own verdict. Then each test
+//! binary runs directly (not through `cargo test`), under a deadline, in its
+//! own process group, with its output read into bounded sinks.
+
+pub mod cargo;
+pub mod libtest;
+pub mod process;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::manifest::{Exercise, Workbook};
+use crate::outcome::{Failure, Outcome, Status, TestResult};
+use cargo::{BuildMessages, TestExecutable};
+use libtest::{LibtestOutput, TestState};
+use process::{Exit, LineSink, Tail};
+
+/// How long cargo may build before the checker gives up (a first build of
+/// the whole workbook takes minutes on a small machine).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Listing a binary's tests runs no test: it is quick or it is broken.
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Which copy of an exercise to build: the learner's or the reference solution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Starter,
+    Solution,
+}
+
+/// One exercise, on one side.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub exercise: &'a Exercise,
+    pub side: Side,
+}
+
+impl Job<'_> {
+    pub fn dir(&self) -> &Path {
+        match self.side {
+            Side::Starter => &self.exercise.dir,
+            Side::Solution => &self.exercise.solution_dir,
+        }
+    }
+
+    fn package(&self) -> &str {
+        match self.side {
+            Side::Starter => &self.exercise.package,
+            Side::Solution => &self.exercise.solution_package,
+        }
+    }
+}
+
+pub struct Runner<'a> {
+    workbook: &'a Workbook,
+    cargo: OsString,
+    color: bool,
+    timeout: Option<Duration>,
+}
+
+/// What the build left for each package.
+pub struct Build {
+    messages: BuildMessages,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(workbook: &'a Workbook, color: bool, timeout: Option<Duration>) -> Runner<'a> {
+        Runner {
+            workbook,
+            // `cargo run` tells the program which cargo started it.
+            cargo: std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+            color,
+            timeout,
+        }
+    }
+
+    /// Builds every job's package in one cargo run.
+    pub fn build(&self, jobs: &[Job]) -> Result<Build> {
+        let mut command = Command::new(&self.cargo);
+        command
+            .current_dir(&self.workbook.root)
+            .args(["build", "--tests", "--keep-going", "--message-format"])
+            .arg(if self.color {
+                "json-diagnostic-rendered-ansi"
+            } else {
+                "json"
+            })
+            .arg("--manifest-path")
+            .arg(self.workbook.root.join("Cargo.toml"))
+            .env("CARGO_TERM_COLOR", "never")
+            .env("CARGO_TERM_PROGRESS_WHEN", "never");
+        for job in jobs {
+            if job.package().is_empty() {
+                bail!(
+                    "{} has no solution package: run `cargo checker dev check`",
+                    job.exercise.id
+                );
+            }
+            command.args(["--package", job.package()]);
+        }
+        let finished = process::run(
+            command,
+            BUILD_TIMEOUT,
+            BuildMessages::default(),
+            CargoStderr::default(),
+        )
+        .with_context(|| format!("cannot start cargo ({})", self.cargo.to_string_lossy()))?;
+        let messages = finished.stdout;
+        if finished.exit == Exit::TimedOut {
+            bail!(
+                "cargo was still building after {} minutes and was stopped",
+                BUILD_TIMEOUT.as_secs() / 60
+            );
+        }
+        if messages.success != Some(true) && messages.errors.is_empty() {
+            // Nothing the learner wrote failed: cargo itself could not work
+            // (a broken Cargo.toml, a missing dependency, no disk space).
+            let detail: Vec<&str> = finished
+                .stderr
+                .tail
+                .lines()
+                .filter(|line| {
+                    !line.trim_start().starts_with("Compiling") && !line.trim().is_empty()
+                })
+                .collect();
+            bail!(
+                "cargo could not build the exercises:\n{}",
+                detail.join("\n")
+            );
+        }
+        Ok(Build { messages })
+    }
+
+    /// Runs one job's tests from a finished build and grades them.
+    pub fn test(&self, job: &Job, build: &Build) -> Outcome {
+        let started = Instant::now();
+        let dir = self.workbook.path(job.dir());
+        let compile_errors: Vec<_> = build
+            .messages
+            .errors
+            .iter()
+            .filter(|error| error.package_dir == dir)
+            .cloned()
+            .collect();
+        let known_tests = self.source_order(job);
+        if !compile_errors.is_empty() {
+            return Outcome {
+                id: job.exercise.id.clone(),
+                status: Status::CompileError,
+                tests: Vec::new(),
+                compile_errors,
+                notes: Vec::new(),
+                elapsed: started.elapsed(),
+            };
+        }
+        let timeout = self
+            .timeout
+            .unwrap_or(Duration::from_secs(job.exercise.timeout_secs));
+        let deadline = started + timeout;
+        let mut outcome = Outcome {
+            id: job.exercise.id.clone(),
+            status: Status::Failed,
+            tests: Vec::new(),
+            compile_errors: Vec::new(),
+            notes: Vec::new(),
+            elapsed: Duration::ZERO,
+        };
+        let mut timed_out = false;
+        for test_file in &job.exercise.tests {
+            let src = dir.join(test_file);
+            let Some(binary) = build
+                .messages
+                .executables
+                .iter()
+                .find(|exe| exe.src_path == src)
+            else {
+                outcome.notes.push(format!(
+                    "cargo built no test binary for {}: is it a test target of {}?",
+                    job.dir().join(test_file).display(),
+                    job.package()
+                ));
+                continue;
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            timed_out |= self.run_binary(job, binary, &dir, left, timeout, &mut outcome);
+        }
+        sort_by_source_order(&mut outcome.tests, &known_tests);
+        outcome.status = if timed_out {
+            Status::TimedOut
+        } else if !outcome.tests.is_empty() && outcome.tests.iter().all(|test| test.passed) {
+            Status::Done
+        } else {
+            Status::Failed
+        };
+        outcome.elapsed = started.elapsed();
+        outcome
+    }
+
+    /// Runs one test binary; returns whether it hit the deadline.
+    fn run_binary(
+        &self,
+        job: &Job,
+        binary: &TestExecutable,
+        dir: &Path,
+        left: Duration,
+        timeout: Duration,
+        outcome: &mut Outcome,
+    ) -> bool {
+        let listed = match process::run(
+            self.test_command(binary, dir, &["--list", "--format", "terse"]),
+            LIST_TIMEOUT.min(left.max(Duration::from_secs(1))),
+            Tail::default(),
+            Tail::default(),
+        ) {
+            Ok(listing) => {
+                libtest::listed_tests(&listing.stdout.lines().map(String::from).collect::<Vec<_>>())
+            }
+            Err(error) => {
+                outcome.notes.push(format!(
+                    "could not start {}: {error}",
+                    binary.executable.display()
+                ));
+                return false;
+            }
+        };
+        let run = match process::run(
+            self.test_command(binary, dir, &["--color", "never"]),
+            left,
+            LibtestOutput::default(),
+            Tail::default(),
+        ) {
+            Ok(run) => run,
+            Err(error) => {
+                outcome.notes.push(format!(
+                    "could not start {}: {error}",
+                    binary.executable.display()
+                ));
+                return false;
+            }
+        };
+        let report = &run.stdout;
+        let prefix = wrapper_prefix(job, binary);
+        for name in &listed {
+            let display = prefix
+                .as_deref()
+                .and_then(|p| name.strip_prefix(p))
+                .unwrap_or(name)
+                .to_string();
+            let state = report
+                .results
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, state)| *state);
+            let failure = match state {
+                Some(TestState::Passed) | Some(TestState::Ignored) => None,
+                Some(TestState::Failed) => Some(failure_of(report, name)),
+                None => Some(unfinished(run.exit, timeout)),
+            };
+            outcome.tests.push(TestResult {
+                name: display,
+                passed: state == Some(TestState::Passed),
+                failure,
+            });
+        }
+        let cut: usize = report.outputs.values().map(|o| o.cut_bytes).sum();
+        if cut > 0 {
+            outcome.notes.push(format!(
+                "the tests printed {} in all; only the start and the end of each test's output were kept",
+                human_bytes(run.output_bytes),
+            ));
+        }
+        if let Exit::Signal(signal) = run.exit {
+            outcome.notes.push(format!(
+                "the test binary crashed (signal {signal}){}",
+                last_words(report, &run.stderr)
+            ));
+        }
+        run.exit == Exit::TimedOut
+    }
+
+    fn test_command(&self, binary: &TestExecutable, dir: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(&binary.executable);
+        command
+            .args(args)
+            .current_dir(dir)
+            .env("CARGO_MANIFEST_DIR", dir)
+            // Long backtraces bury the message a learner needs.
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LIB_BACKTRACE", "0")
+            .env("INSTA_UPDATE", "no")
+            .env_remove("INSTA_FORCE_PASS")
+            // Output capture must stay on: the report is read from it.
+            .env_remove("RUST_TEST_NOCAPTURE")
+            .env_remove("RUST_TEST_SHUFFLE");
+        command
+    }
+
+    /// Test names in the order the test files define them (the order the
+    /// exercise teaches), found by their `fn name(`.
+    fn source_order(&self, job: &Job) -> Vec<String> {
+        let dir = self.workbook.path(&job.exercise.dir);
+        let mut names = Vec::new();
+        for file in &job.exercise.tests {
+            let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+                continue;
+            };
+            for line in text.lines() {
+                let line = line.trim_start();
+                let rest = line
+                    .strip_prefix("async fn ")
+                    .or_else(|| line.strip_prefix("fn "));
+                if let Some(name) = rest.and_then(|rest| rest.split('(').next()) {
+                    names.push(name.trim().to_string());
+                }
+            }
+        }
+        names
+    }
+}
+
+/// The solution's test binary wraps the lesson's test file in a module named
+/// after it (`mod hello;`), so its tests are called `hello::name`.
+fn wrapper_prefix(job: &Job, binary: &TestExecutable) -> Option<String> {
+    (job.side == Side::Solution)
+        .then(|| {
+            binary
+                .src_path
+                .file_stem()
+                .map(|stem| format!("{}::", stem.to_string_lossy()))
+        })
+        .flatten()
+}
+
+fn sort_by_source_order(tests: &mut [TestResult], order: &[String]) {
+    let position = |name: &str| {
+        let short = name.rsplit("::").next().unwrap_or(name);
+        order.iter().position(|n| n == short).unwrap_or(usize::MAX)
+    };
+    tests.sort_by_key(|test| position(&test.name));
+}
+
+fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
+    let Some(captured) = report.outputs.get(name) else {
+        return Failure {
+            message: "the test failed without a message".into(),
+            location: None,
+            output: String::new(),
+        };
+    };
+    match captured.panic(name) {
+        Some(panic) => {
+            let output = captured.text();
+            Failure {
+                message: if panic.message.is_empty() {
+                    "the test panicked".into()
+                } else {
+                    panic.message
+                },
+                location: Some(panic.location),
+                output,
+            }
+        }
+        None => Failure {
+            message: "the test failed (it returned an error or did not panic as expected)".into(),
+            location: None,
+            output: captured.text(),
+        },
+    }
+}
+
+fn unfinished(exit: Exit, timeout: Duration) -> Failure {
+    let message = match exit {
+        Exit::TimedOut => format!(
+            "did not finish: the tests were stopped after {} s. Look for a loop that never ends, \
+             a lock that is never released, or a request that never gets an answer",
+            timeout.as_secs()
+        ),
+        Exit::Signal(signal) => {
+            format!("did not finish: the test binary crashed (signal {signal})")
+        }
+        Exit::Code(code) => format!("did not report: the test binary exited with code {code}"),
+        Exit::Success => "did not report a result".into(),
+    };
+    Failure {
+        message,
+        location: None,
+        output: String::new(),
+    }
+}
+
+fn last_words(report: &LibtestOutput, stderr: &Tail) -> String {
+    let last = report
+        .stray
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| !l.trim().is_empty())
+        .last();
+    last.map(|line| format!(": {line}")).unwrap_or_default()
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// Whether the build shows what cargo is compiling, on stderr.
+static SHOW_BUILD_PROGRESS: AtomicBool = AtomicBool::new(false);
+
+pub fn show_build_progress(show: bool) {
+    SHOW_BUILD_PROGRESS.store(show, Ordering::Relaxed);
+}
+
+/// cargo's human output: kept for error reports, and shown as a one-line
+/// progress display while a long build runs.
+#[derive(Default)]
+struct CargoStderr {
+    tail: Tail,
+    compiled: usize,
+}
+
+impl LineSink for CargoStderr {
+    fn line(&mut self, line: &str) {
+        let trimmed = line.trim_start();
+        if let Some(what) = trimmed.strip_prefix("Compiling ") {
+            self.compiled += 1;
+            if SHOW_BUILD_PROGRESS.load(Ordering::Relaxed) {
+                let name = what.split(' ').next().unwrap_or(what);
+                let text = format!("   Compiling {name} ({} crates built)", self.compiled);
+                eprint!("\r\x1b[2K{text}");
+            }
+            return;
+        }
+        self.tail.line(line);
+    }
+}
+
+/// Clears the build progress line, if one was drawn.
+pub fn clear_progress_line() {
+    if SHOW_BUILD_PROGRESS.load(Ordering::Relaxed) {
+        eprint!("\r\x1b[2K");
+    }
+}

@@ -1,0 +1,299 @@
+//! Reads the human output of a libtest binary (stable Rust has no
+//! machine-readable test output): `test NAME ... ok|FAILED|ignored` lines and
+//! the `---- NAME stdout ----` blocks of the `failures:` section.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::process::LineSink;
+
+/// How much of the start and of the end of one test's captured output is
+/// kept. The end matters most: a panic message comes last.
+const HEAD_BYTES: usize = 8 * 1024;
+const TAIL_BYTES: usize = 8 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestState {
+    Passed,
+    Failed,
+    Ignored,
+}
+
+/// What one run of a test binary reported.
+#[derive(Debug, Default)]
+pub struct LibtestOutput {
+    /// Results in the order they were reported.
+    pub results: Vec<(String, TestState)>,
+    /// Captured output of failed tests, by name.
+    pub outputs: HashMap<String, CapturedOutput>,
+    pub finished: bool,
+    block: Option<String>,
+    /// Lines that are not libtest's own (output of child processes, crashes).
+    pub stray: super::process::Tail,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct CapturedOutput {
+    head: Vec<String>,
+    head_bytes: usize,
+    tail: VecDeque<String>,
+    tail_bytes: usize,
+    /// Bytes dropped between the head and the tail.
+    pub cut_bytes: usize,
+}
+
+impl LineSink for LibtestOutput {
+    fn line(&mut self, line: &str) {
+        if let Some(name) = block_start(line) {
+            self.block = Some(name.to_string());
+            self.outputs.entry(name.to_string()).or_default();
+            return;
+        }
+        if line == "failures:" || line.starts_with("test result: ") {
+            self.block = None;
+            self.finished |= line.starts_with("test result: ");
+            return;
+        }
+        if let Some(name) = &self.block {
+            self.outputs.entry(name.clone()).or_default().push(line);
+            return;
+        }
+        if let Some((name, state)) = result_line(line) {
+            self.results.push((name.to_string(), state));
+            return;
+        }
+        if !line.is_empty() && !line.starts_with("running ") && !line.starts_with("    ") {
+            self.stray.line(line);
+        }
+    }
+}
+
+fn block_start(line: &str) -> Option<&str> {
+    let name = line.strip_prefix("---- ")?;
+    name.strip_suffix(" stdout ----")
+        .or_else(|| name.strip_suffix(" stderr ----"))
+}
+
+fn result_line(line: &str) -> Option<(&str, TestState)> {
+    let rest = line.strip_prefix("test ")?;
+    let (name, verdict) = rest.rsplit_once(" ... ")?;
+    let state = match verdict {
+        "ok" => TestState::Passed,
+        "FAILED" => TestState::Failed,
+        v if v.starts_with("ignored") => TestState::Ignored,
+        _ => return None,
+    };
+    Some((name, state))
+}
+
+/// Test names from `--list --format terse` (`name: test` lines).
+pub fn listed_tests(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The panic that failed a test, read from its captured output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panic {
+    /// `tests/hello.rs:23:5`
+    pub location: String,
+    pub message: String,
+}
+
+impl CapturedOutput {
+    fn push(&mut self, line: &str) {
+        if self.tail.is_empty() && self.head_bytes + line.len() <= HEAD_BYTES {
+            self.head_bytes += line.len();
+            self.head.push(line.to_string());
+            return;
+        }
+        self.tail_bytes += line.len();
+        self.tail.push_back(line.to_string());
+        while self.tail_bytes > TAIL_BYTES {
+            let Some(old) = self.tail.pop_front() else {
+                break;
+            };
+            self.tail_bytes -= old.len();
+            self.cut_bytes += old.len() + 1;
+        }
+    }
+
+    /// The kept lines, with a marker where the middle was cut.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = self.head.clone();
+        if self.cut_bytes > 0 {
+            lines.push(format!(
+                "[... {} of output cut here ...]",
+                super::human_bytes(self.cut_bytes as u64)
+            ));
+        }
+        lines.extend(self.tail.iter().cloned());
+        lines
+    }
+
+    /// The panic of the test's own thread, else the last panic seen.
+    pub fn panic(&self, test_name: &str) -> Option<Panic> {
+        let short_name = test_name.rsplit("::").next().unwrap_or(test_name);
+        let mut panics = Vec::new();
+        let all = self.lines();
+        let mut lines = all.iter().peekable();
+        while let Some(line) = lines.next() {
+            let Some((thread, location)) = panic_line(line) else {
+                continue;
+            };
+            let mut message = Vec::new();
+            while let Some(next) = lines.peek() {
+                if panic_line(next).is_some() || next.starts_with("note: run with `RUST_BACKTRACE")
+                {
+                    break;
+                }
+                message.push(lines.next().expect("peeked").as_str());
+            }
+            let own = thread == test_name || thread.ends_with(short_name);
+            panics.push((
+                own,
+                Panic {
+                    location,
+                    message: tidy(&message),
+                },
+            ));
+        }
+        let own = panics.iter().rposition(|(own, _)| *own);
+        let chosen = own.unwrap_or(panics.len().checked_sub(1)?);
+        Some(panics.swap_remove(chosen).1)
+    }
+
+    /// Everything the test printed that is not the chosen panic.
+    pub fn text(&self) -> String {
+        self.lines()
+            .iter()
+            .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE"))
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_string()
+    }
+}
+
+/// `thread 'name' (123) panicked at tests/x.rs:1:2:` or the older form
+/// without the thread id, also with the message on the same line.
+fn panic_line(line: &str) -> Option<(String, String)> {
+    let rest = line.strip_prefix("thread '")?;
+    let (thread, rest) = rest.split_once('\'')?;
+    let (_, location) = rest.split_once("panicked at ")?;
+    let location = location.trim_end_matches(':');
+    let location = location.split(": ").next().unwrap_or(location).to_string();
+    Some((thread.to_string(), location))
+}
+
+fn tidy(lines: &[&str]) -> String {
+    let text = lines.join("\n");
+    text.trim_matches('\n').trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> LibtestOutput {
+        let mut output = LibtestOutput::default();
+        for line in text.lines() {
+            output.line(line);
+        }
+        output
+    }
+
+    const RUN: &str = "
+running 3 tests
+test adds ... ok
+test server::says_hello ... FAILED
+test slow ... ignored, takes a minute
+
+failures:
+
+---- server::says_hello stdout ----
+printed by the test
+thread 'tokio-runtime-worker' (77) panicked at src/lib.rs:3:5:
+not yet implemented
+thread 'server::says_hello' (76) panicked at tests/hello.rs:23:5:
+
+expected status 200 OK, got 404 Not Found
+  request:  GET /
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+
+failures:
+    server::says_hello
+
+test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s
+";
+
+    #[test]
+    fn results_are_read_in_order_with_their_states() {
+        let output = parse(RUN);
+        assert_eq!(
+            output.results,
+            vec![
+                ("adds".to_string(), TestState::Passed),
+                ("server::says_hello".to_string(), TestState::Failed),
+                ("slow".to_string(), TestState::Ignored),
+            ]
+        );
+        assert!(output.finished);
+    }
+
+    #[test]
+    fn the_failing_threads_own_panic_is_chosen_over_a_workers() {
+        let output = parse(RUN);
+        let captured = &output.outputs["server::says_hello"];
+        let panic = captured.panic("server::says_hello").expect("a panic");
+        assert_eq!(panic.location, "tests/hello.rs:23:5");
+        assert_eq!(
+            panic.message,
+            "expected status 200 OK, got 404 Not Found\n  request:  GET /"
+        );
+        assert!(captured.text().starts_with("printed by the test"));
+    }
+
+    #[test]
+    fn a_panic_with_its_message_on_the_same_line_is_read() {
+        let output = parse(
+            "test a ... FAILED\n\nfailures:\n\n---- a stdout ----\nthread 'a' panicked at src/main.rs:2:5:\nboom\n\nfailures:\n    a\n",
+        );
+        let panic = output.outputs["a"].panic("a").expect("a panic");
+        assert_eq!(panic.location, "src/main.rs:2:5");
+        assert_eq!(panic.message, "boom");
+    }
+
+    #[test]
+    fn captured_output_is_bounded() {
+        let mut output = LibtestOutput::default();
+        output.line("---- flood stdout ----");
+        for _ in 0..100_000 {
+            output.line("spam spam spam spam");
+        }
+        output.line("thread 'flood' panicked at tests/flood.rs:9:5:");
+        output.line("the message after the flood");
+        output.line("failures:");
+        let captured = &output.outputs["flood"];
+        assert!(captured.head_bytes <= HEAD_BYTES && captured.tail_bytes <= TAIL_BYTES);
+        assert!(captured.cut_bytes > 1_000_000);
+        let panic = captured
+            .panic("flood")
+            .expect("the panic after the flood is kept");
+        assert_eq!(panic.message, "the message after the flood");
+    }
+
+    #[test]
+    fn terse_listing_gives_test_names() {
+        let lines = vec![
+            "a::one: test".to_string(),
+            "two: test".to_string(),
+            "bench: benchmark".to_string(),
+        ];
+        assert_eq!(listed_tests(&lines), vec!["a::one", "two"]);
+    }
+}

@@ -1,0 +1,490 @@
+//! The real `checker` binary against a tiny fixture workbook whose exercises
+//! pass, fail, do not compile, hang, flood their output and panic with
+//! `todo!()`. Text output is snapshot-tested with timings and paths normalised.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use insta::assert_snapshot;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/workbook");
+
+/// A private copy of the fixture workbook, so tests can change it freely.
+struct Workbook {
+    dir: tempfile::TempDir,
+}
+
+/// What one run of the checker printed.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Workbook {
+    fn new() -> Workbook {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        copy_tree(Path::new(FIXTURE), dir.path());
+        Workbook { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn checker(&self, args: &[&str]) -> Run {
+        self.checker_with(args, &[])
+    }
+
+    fn checker_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_checker"));
+        command
+            .args(args)
+            .current_dir(self.root())
+            // One target folder for every copy: the fixture's crates are
+            // tiny, and its dependencies (none) are never rebuilt.
+            .env("CARGO_TARGET_DIR", fixture_target())
+            .env("NO_COLOR", "1")
+            .env_remove("WORKBOOK_ROOT")
+            .env_remove("CLICOLOR_FORCE");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output: Output = command.output().expect("the checker runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: self.normalize(&String::from_utf8_lossy(&output.stdout)),
+            stderr: self.normalize(&String::from_utf8_lossy(&output.stderr)),
+        }
+    }
+
+    /// Paths and timings differ between runs; nothing else may.
+    fn normalize(&self, text: &str) -> String {
+        let root = self
+            .root()
+            .canonicalize()
+            .unwrap_or_else(|_| self.root().to_path_buf());
+        let text = text
+            .replace(&root.display().to_string(), "[ROOT]")
+            .replace(&self.root().display().to_string(), "[ROOT]");
+        let mut out = String::new();
+        for line in text.lines() {
+            // Numbers become 0 so that JSON stays JSON.
+            out.push_str(&redact_numbers_after(
+                line,
+                &["\"elapsed_ms\": ", "time=\"", "broken-"],
+            ));
+            out.push('\n');
+        }
+        out
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let path = self.root().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.root().join(path)).unwrap()
+    }
+
+    fn progress(&self) -> serde_json::Value {
+        serde_json::from_str(&self.read(".workbook-progress.json")).expect("progress is JSON")
+    }
+}
+
+fn redact_numbers_after(line: &str, markers: &[&str]) -> String {
+    let mut line = line.to_string();
+    for marker in markers {
+        let mut search_from = 0;
+        while let Some(found) = line[search_from..].find(marker) {
+            let start = search_from + found + marker.len();
+            let end = line[start..]
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .map_or(line.len(), |n| start + n);
+            line.replace_range(start..end, "0");
+            search_from = start + 1;
+        }
+    }
+    line
+}
+
+fn fixture_target() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixture-target")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with(".workbook-progress") {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn list_shows_every_exercise_as_not_started_at_first() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["list"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn no_command_shows_the_current_exercise_and_what_to_do() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn check_all_grades_every_exercise_with_partial_credit() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "--all", "--timeout", "3"]);
+    assert_eq!(run.code, 1, "not everything is done: {}", run.stderr);
+    assert_snapshot!("check_all_text", run.stdout);
+
+    let report = workbook.checker(&["report"]);
+    assert_snapshot!("report_text", report.stdout);
+    let markdown = workbook.checker(&["report", "--format", "markdown"]);
+    assert_snapshot!("report_markdown", markdown.stdout);
+    let list = workbook.checker(&["list", "--format", "json"]);
+    assert_snapshot!("list_json", list.stdout);
+}
+
+#[test]
+fn check_all_json_is_one_document_with_a_status_per_exercise() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "--all", "--format", "json", "--timeout", "3"]);
+    assert_eq!(run.code, 1);
+    let document: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    let statuses: Vec<(&str, &str)> = document["exercises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("basics/todo", "failed"),
+            ("basics/passing", "done"),
+            ("basics/failing", "failed"),
+            ("basics/broken", "compile_error"),
+            ("basics/hanging", "timed_out"),
+            ("basics/flooding", "failed"),
+        ]
+    );
+    assert_eq!(document["summary"]["tests_passed"], 4);
+    assert_eq!(document["summary"]["tests_total"], 10);
+    assert_eq!(document["summary"]["exercises_done"], 1);
+    assert_eq!(document["summary"]["exercises_total"], 6);
+    assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn a_failing_exercise_shows_its_first_failure_first_with_the_message() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "basics/failing"]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.stdout);
+    let progress = workbook.progress();
+    assert_eq!(progress["exercises"]["basics/failing"]["tests_passed"], 1);
+    assert_eq!(progress["exercises"]["basics/failing"]["tests_total"], 3);
+}
+
+#[test]
+fn a_todo_panic_is_reported_with_its_message() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "todo"]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn an_exercise_that_does_not_compile_names_the_file_and_line() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "basics/broken"]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn a_broken_exercise_does_not_stop_the_others_of_its_lesson() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "basics", "--format", "json", "--timeout", "3"]);
+    let document: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let passing = &document["exercises"][1];
+    assert_eq!(passing["id"], "basics/passing");
+    assert_eq!(passing["status"], "done");
+}
+
+#[test]
+fn a_solved_exercise_is_done_with_full_points_and_exit_code_0() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "basics/passing"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_snapshot!(run.stdout);
+    assert_eq!(
+        workbook.progress()["exercises"]["basics/passing"]["status"],
+        "done"
+    );
+}
+
+static SLEEPS: AtomicUsize = AtomicUsize::new(0);
+
+#[test]
+fn hanging_tests_are_stopped_at_the_timeout_and_their_children_killed() {
+    let workbook = Workbook::new();
+    // A duration no other process uses, so we can look for the child.
+    let sleep = format!(
+        "{}.{}{}",
+        3000 + SLEEPS.fetch_add(1, Ordering::SeqCst),
+        std::process::id(),
+        7
+    );
+    let run = workbook.checker_with(
+        &["check", "basics/hanging", "--timeout", "2"],
+        &[("FIXTURE_SLEEP", &sleep)],
+    );
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.stdout);
+    let survivors = Command::new("pgrep")
+        .args(["-f", &format!("sleep {sleep}")])
+        .output()
+        .unwrap();
+    assert!(
+        survivors.stdout.is_empty(),
+        "the test's child process survived the timeout: {}",
+        String::from_utf8_lossy(&survivors.stdout)
+    );
+}
+
+#[test]
+fn a_flood_of_output_is_cut_and_the_panic_message_kept() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "basics/flooding"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.len() < 20_000,
+        "the report stays short: {} bytes",
+        run.stdout.len()
+    );
+    assert!(
+        run.stdout
+            .contains("noisy() returned false after its flood"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("only the start and the end"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn junit_output_reports_failures_and_build_errors() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "basics/failing", "--format", "junit"]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn hints_unlock_one_at_a_time() {
+    let workbook = Workbook::new();
+    let first = workbook.checker(&["hint", "basics/failing"]);
+    assert_eq!(first.code, 0);
+    assert_snapshot!("hint_first", first.stdout);
+    workbook.checker(&["hint", "basics/failing"]);
+    let again = workbook.checker(&["hint", "basics/failing"]);
+    assert_snapshot!("hint_after_the_last", again.stdout);
+    assert_eq!(
+        workbook.progress()["exercises"]["basics/failing"]["hints_shown"],
+        2
+    );
+}
+
+#[test]
+fn next_and_goto_move_the_current_exercise() {
+    let workbook = Workbook::new();
+    let goto = workbook.checker(&["goto", "basics/hanging"]);
+    assert_eq!(goto.code, 0, "{}", goto.stderr);
+    assert_eq!(workbook.progress()["current"], "basics/hanging");
+    let next = workbook.checker(&["next"]);
+    assert_snapshot!(next.stdout);
+    assert_eq!(workbook.progress()["current"], "basics/flooding");
+    let last = workbook.checker(&["next"]);
+    assert!(
+        last.stdout.contains("is the last exercise"),
+        "{}",
+        last.stdout
+    );
+}
+
+#[test]
+fn reset_restores_the_starter_and_touches_nothing_else() {
+    let workbook = Workbook::new();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(workbook.root())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "workbook"]);
+    let starter = workbook.read("lessons/01-basics/failing/src/lib.rs");
+    workbook.checker(&[]); // first use records the baseline commit
+    workbook.write(
+        "lessons/01-basics/failing/src/lib.rs",
+        "pub fn double(x: u32) -> u32 { x * 2 }\n",
+    );
+    workbook.write(
+        "lessons/01-basics/todo/src/lib.rs",
+        "// my work on another exercise\n",
+    );
+    git(&["commit", "-qam", "my work"]);
+
+    let refused = workbook.checker(&["reset", "basics/failing"]);
+    assert_eq!(
+        refused.code, 2,
+        "without a terminal to ask, reset wants --yes"
+    );
+    assert_snapshot!("reset_refused", refused.stderr);
+
+    let run = workbook.checker(&["reset", "basics/failing", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        workbook.read("lessons/01-basics/failing/src/lib.rs"),
+        starter
+    );
+    assert_eq!(
+        workbook.read("lessons/01-basics/todo/src/lib.rs"),
+        "// my work on another exercise\n"
+    );
+}
+
+#[test]
+fn an_unknown_exercise_is_a_one_line_usage_error() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "basics/nope"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn a_broken_manifest_is_named_with_its_file_and_line() {
+    let workbook = Workbook::new();
+    workbook.write(
+        "lessons/01-basics/failing/exercise.toml",
+        "title = \"Failing\"\nhints = [\"one\", \"two\"]\ntimeout = \"soon\"\n",
+    );
+    let run = workbook.checker(&["list"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn a_corrupt_progress_file_is_kept_aside_and_work_goes_on() {
+    let workbook = Workbook::new();
+    workbook.write(
+        ".workbook-progress.json",
+        "{\"version\": 1, \"exercises\": {\"basics/todo\": ",
+    );
+    let run = workbook.checker(&["list"]);
+    assert_eq!(run.code, 0);
+    assert_snapshot!(run.stderr);
+    let kept = std::fs::read_dir(workbook.root())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".workbook-progress.json.broken-")
+        });
+    assert!(kept, "the unreadable file is kept for the learner");
+}
+
+#[test]
+fn progress_for_exercises_that_no_longer_exist_is_ignored() {
+    let workbook = Workbook::new();
+    workbook.write(
+        ".workbook-progress.json",
+        r#"{"version": 1, "current": "basics/renamed", "exercises": {"basics/renamed": {"status": "done", "tests_passed": 2, "tests_total": 2}, "basics/passing": {"status": "done", "tests_passed": 2, "tests_total": 2}}}"#,
+    );
+    let run = workbook.checker(&["list", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let document: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let exercises = document["exercises"].as_array().unwrap();
+    assert_eq!(exercises.len(), 6);
+    assert_eq!(exercises[1]["status"], "done");
+    assert_eq!(
+        exercises[0]["current"], true,
+        "an unknown current exercise falls back to the first not done"
+    );
+}
+
+#[test]
+fn dev_verify_accepts_a_good_exercise_and_rejects_free_points() {
+    let workbook = Workbook::new();
+    let good = workbook.checker(&["dev", "verify", "basics/todo"]);
+    assert_eq!(good.code, 0, "{}{}", good.stdout, good.stderr);
+    assert!(
+        good.stdout.ends_with("1 passed, 0 failed\n"),
+        "{}",
+        good.stdout
+    );
+
+    let all = workbook.checker(&["dev", "verify", "--timeout", "3"]);
+    assert_eq!(all.code, 1);
+    assert_snapshot!(all.stdout);
+}
+
+#[test]
+fn dev_check_accepts_the_fixture_and_names_every_inconsistency() {
+    let workbook = Workbook::new();
+    let clean = workbook.checker(&["dev", "check"]);
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
+
+    std::fs::create_dir_all(workbook.root().join("lessons/01-basics/forgotten")).unwrap();
+    std::fs::remove_file(workbook.root().join("book/src/basics/todo.md")).unwrap();
+    workbook.write(
+        "lessons/01-basics/todo/exercise.toml",
+        "title = \"Todo\"\nhints = [\"only one\"]\n",
+    );
+    workbook.write("book/src/basics/index.md", "# Basics\n\nSee [a missing page](gone.md).\n\n{{#include ../../../lessons/01-basics/passing/src/lib.rs:nope}}\n");
+    let broken = workbook.checker(&["dev", "check"]);
+    assert_eq!(broken.code, 1);
+    assert_snapshot!(broken.stdout);
+}
