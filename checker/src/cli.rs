@@ -95,6 +95,8 @@ pub enum DevCommand {
     },
     /// Check the manifests against the files: starters, solutions, tests, hints, book sections, includes and links.
     Check,
+    /// Record the SHA-256 of every lesson's test files in its tests.sha256 (after changing tests).
+    Checksums,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 
 mod check;
 mod dev_check;
+mod dev_checksums;
 mod dev_verify;
 mod hint;
 mod list;
@@ -96,6 +97,7 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             dev_verify::run(&context, target.as_deref(), timeout)
         }
         Some(Command::Dev(DevCommand::Check)) => dev_check::run(&context),
+        Some(Command::Dev(DevCommand::Checksums)) => dev_checksums::run(&context),
     }
 }
 

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod grade;
+mod integrity;
 mod manifest;
 mod outcome;
 mod progress;

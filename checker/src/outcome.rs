@@ -40,6 +40,9 @@ pub struct Outcome {
     pub compile_errors: Vec<CompileError>,
     /// Things the learner should know beyond pass and fail (output cut, a crash).
     pub notes: Vec<String>,
+    /// Files that grade the exercise but differ from the workbook's record:
+    /// the result cannot be trusted.
+    pub tests_modified: Vec<std::path::PathBuf>,
     pub elapsed: Duration,
 }
 

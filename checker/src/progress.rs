@@ -45,6 +45,9 @@ pub struct Record {
     /// Unix seconds of the last check.
     #[serde(default)]
     pub checked_at: u64,
+    /// The last check ran tests that differ from the workbook's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tests_modified: bool,
 }
 
 /// Where the progress file lives, and what loading it found.
@@ -158,6 +161,7 @@ impl Progress {
             record.tests_total = outcome.tests_total();
         }
         record.checked_at = now();
+        record.tests_modified = !outcome.tests_modified.is_empty();
     }
 
     pub fn is_done(&self, id: &str) -> bool {

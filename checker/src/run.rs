@@ -158,6 +158,7 @@ impl<'a> Runner<'a> {
                 tests: Vec::new(),
                 compile_errors,
                 notes: Vec::new(),
+                tests_modified: Vec::new(),
                 elapsed: started.elapsed(),
             };
         }
@@ -171,6 +172,7 @@ impl<'a> Runner<'a> {
             tests: Vec::new(),
             compile_errors: Vec::new(),
             notes: Vec::new(),
+            tests_modified: Vec::new(),
             elapsed: Duration::ZERO,
         };
         let mut timed_out = false;

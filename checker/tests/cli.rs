@@ -2,7 +2,7 @@
 //! pass, fail, do not compile, hang, flood their output and panic with
 //! `todo!()`. Text output is snapshot-tested with timings and paths normalised.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -42,9 +42,11 @@ impl Workbook {
         command
             .args(args)
             .current_dir(self.root())
-            // One target folder for every copy: the fixture's crates are
-            // tiny, and its dependencies (none) are never rebuilt.
-            .env("CARGO_TARGET_DIR", fixture_target())
+            // Each copy builds in its own target folder. A shared one would
+            // mix copies up: cargo's hashes ignore where the workspace lies,
+            // so two copies would share (and race for) one test binary. The
+            // fixture has no dependencies; a private build takes seconds.
+            .env_remove("CARGO_TARGET_DIR")
             .env("NO_COLOR", "1")
             .env_remove("WORKBOOK_ROOT")
             .env_remove("CLICOLOR_FORCE");
@@ -109,10 +111,6 @@ fn redact_numbers_after(line: &str, markers: &[&str]) -> String {
         }
     }
     line
-}
-
-fn fixture_target() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixture-target")
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -487,4 +485,48 @@ fn dev_check_accepts_the_fixture_and_names_every_inconsistency() {
     let broken = workbook.checker(&["dev", "check"]);
     assert_eq!(broken.code, 1);
     assert_snapshot!(broken.stdout);
+}
+
+#[test]
+fn a_check_with_modified_tests_is_flagged_and_dev_check_names_the_stale_record() {
+    let workbook = Workbook::new();
+    // The classic shortcut: make the failing assertion pass by editing the test.
+    let test = "lessons/01-basics/failing/tests/failing.rs";
+    workbook.write(
+        test,
+        &workbook
+            .read(test)
+            .replace("got == 4", "got == 2")
+            .replace("20,", "10,"),
+    );
+    let run = workbook.checker(&["check", "basics/failing"]);
+    assert_eq!(run.code, 1, "a pass from modified tests is no pass");
+    assert_snapshot!(run.stdout);
+    let json = workbook.checker(&["check", "basics/failing", "--format", "json"]);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        document["exercises"][0]["tests_modified"],
+        serde_json::json!([test])
+    );
+    assert_eq!(
+        workbook.progress()["exercises"]["basics/failing"]["tests_modified"],
+        true
+    );
+
+    let untouched = workbook.checker(&["check", "basics/passing", "--format", "json"]);
+    let document: serde_json::Value = serde_json::from_str(&untouched.stdout).unwrap();
+    assert_eq!(
+        document["exercises"][0]["tests_modified"],
+        serde_json::json!([])
+    );
+
+    let check = workbook.checker(&["dev", "check"]);
+    assert_eq!(check.code, 1);
+    assert!(
+        check
+            .stdout
+            .contains("lessons/01-basics/tests.sha256 does not match"),
+        "{}",
+        check.stdout
+    );
 }

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use super::Context;
 use crate::cli::CheckFormat;
+use crate::integrity;
 use crate::manifest::Exercise;
 use crate::outcome::{Outcome, Status};
 use crate::render;
@@ -82,5 +83,12 @@ pub fn check(
     let build = runner.build(&jobs);
     run::clear_progress_line();
     let build = build?;
-    Ok(jobs.iter().map(|job| runner.test(job, &build)).collect())
+    Ok(jobs
+        .iter()
+        .map(|job| {
+            let mut outcome = runner.test(job, &build);
+            outcome.tests_modified = integrity::modified(&context.workbook, job.exercise);
+            outcome
+        })
+        .collect())
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::Context;
+use crate::integrity;
 use crate::manifest::{
     BOOK_SRC_DIR, EXERCISE_FILE, LESSON_FILE, LESSONS_DIR, SOLUTIONS_DIR, Workbook,
 };
@@ -59,6 +60,7 @@ fn check_exercises(workbook: &Workbook, problems: &mut Vec<String>) {
                 chapter.display()
             ));
         }
+        check_checksums(workbook, lesson, problems);
     }
     for exercise in workbook.exercises() {
         let id = &exercise.id;
@@ -113,6 +115,30 @@ fn check_exercises(workbook: &Workbook, problems: &mut Vec<String>) {
                 problems.push(format!("{id}: the package name `{package}` is used twice"));
             }
         }
+    }
+}
+
+/// The record of what grades the lesson must match the files, or learners'
+/// checks would all be flagged as tampered with.
+fn check_checksums(
+    workbook: &Workbook,
+    lesson: &crate::manifest::Lesson,
+    problems: &mut Vec<String>,
+) {
+    let path = lesson.dir.join(integrity::SUMS_FILE);
+    let expected = match integrity::render(workbook, lesson) {
+        Ok(text) => text,
+        Err(_) => return, // a missing test file is reported on its own
+    };
+    let stale = match std::fs::read_to_string(workbook.path(&path)) {
+        Ok(actual) => actual != expected,
+        Err(_) => true,
+    };
+    if stale {
+        problems.push(format!(
+            "{} does not match the test files: run `cargo checker dev checksums` after changing tests",
+            path.display()
+        ));
     }
 }
 

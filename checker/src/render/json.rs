@@ -51,5 +51,6 @@ fn exercise(exercise: &Exercise, outcome: &Outcome) -> Value {
         "tests": tests,
         "compile_errors": errors,
         "notes": outcome.notes,
+        "tests_modified": outcome.tests_modified,
     })
 }

@@ -99,6 +99,7 @@ pub fn json(workbook: &Workbook, progress: &Progress) -> String {
                         "tests_passed": grade.tests_passed,
                         "tests_total": grade.tests_total,
                         "hints_shown": record.map_or(0, |r| r.hints_shown),
+                        "tests_modified": record.is_some_and(|r| r.tests_modified),
                         "checked_at": record.map(|r| r.checked_at).filter(|t| *t > 0),
                     })
                 })

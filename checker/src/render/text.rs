@@ -36,6 +36,7 @@ pub fn outcomes(
             exercise.id,
             verdict(outcome)
         );
+        tampering(&mut out, outcome);
     }
     if let Some((exercise, outcome)) = exercises
         .iter()
@@ -77,8 +78,11 @@ fn detail(
         format!("· {}:", exercise.title).dimmed(),
         verdict(outcome)
     );
+    tampering(out, outcome);
     if outcome.status == Status::Done {
-        celebrate(out, workbook, progress, exercise);
+        if outcome.tests_modified.is_empty() {
+            celebrate(out, workbook, progress, exercise);
+        }
         return;
     }
     first_problem(out, outcome);
@@ -105,6 +109,24 @@ fn detail(
         let _ = writeln!(out, "{} {note}", "note:".yellow().bold());
     }
     next_steps(out, workbook, progress, exercise);
+}
+
+/// Modified tests are said loudly: a grade from them means nothing.
+fn tampering(out: &mut String, outcome: &Outcome) {
+    if outcome.tests_modified.is_empty() {
+        return;
+    }
+    let files: Vec<String> = outcome
+        .tests_modified
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let _ = writeln!(
+        out,
+        "  {} the tests that grade it were changed ({}); this result does not count until they are restored from the workbook's repository.",
+        "warning:".yellow().bold(),
+        files.join(", ")
+    );
 }
 
 /// The first compiler error in rustc's own words, or the first failing test
