@@ -1,1 +1,198 @@
-//! Tests for server/config (being written).
+//! Tests for server/config: settings read through a lookup function.
+//!
+//! No test touches the real process environment: tests run in parallel
+//! threads of one process, and one test's `set_var` would be every other
+//! test's surprise. Each test hands `Config::from_lookup` its own little
+//! environment instead.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use server_config::{Config, ConfigError};
+use tracing::Level;
+
+// ANCHOR: fake_env
+/// A lookup that sees only `pairs`, as if they were the whole environment.
+fn fake_env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let variables: HashMap<String, String> = pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    move |name| variables.get(name).cloned()
+}
+// ANCHOR_END: fake_env
+
+/// Reads the settings from `pairs`, failing the test if that is an error.
+#[track_caller]
+fn config_from(pairs: &[(&str, &str)]) -> Config {
+    match Config::from_lookup(fake_env(pairs)) {
+        Ok(config) => config,
+        Err(error) => panic!(
+            "\nExpected valid settings, got an error.\n  environment: {pairs:?}\n  error:       {error:?}\n"
+        ),
+    }
+}
+
+/// Reads the settings from `pairs`, failing the test unless that is an error.
+#[track_caller]
+fn error_from(pairs: &[(&str, &str)]) -> ConfigError {
+    match Config::from_lookup(fake_env(pairs)) {
+        Ok(config) => panic!(
+            "\nExpected a ConfigError, but the settings were accepted.\n  environment: {pairs:?}\n  settings:    {config:?}\n"
+        ),
+        Err(error) => error,
+    }
+}
+
+fn defaults() -> Config {
+    Config {
+        bind_addr: "127.0.0.1:3000".parse().unwrap(),
+        database_path: PathBuf::from("app.db"),
+        log_level: Level::INFO,
+    }
+}
+
+#[test]
+fn nothing_set_gives_the_defaults() {
+    let config = config_from(&[]);
+
+    assert_eq!(
+        config,
+        defaults(),
+        "with no variable set, every setting should take its default"
+    );
+}
+
+#[test]
+fn every_variable_set_overrides_every_default() {
+    let config = config_from(&[
+        ("APP_BIND_ADDR", "0.0.0.0:8080"),
+        ("APP_DATABASE_PATH", "/var/lib/shop/shop.db"),
+        ("APP_LOG_LEVEL", "debug"),
+    ]);
+
+    let expected = Config {
+        bind_addr: "0.0.0.0:8080".parse().unwrap(),
+        database_path: PathBuf::from("/var/lib/shop/shop.db"),
+        log_level: Level::DEBUG,
+    };
+    assert_eq!(
+        config, expected,
+        "every setting should come from its variable"
+    );
+}
+
+#[test]
+fn one_variable_set_leaves_the_others_at_their_defaults() {
+    let config = config_from(&[("APP_DATABASE_PATH", "data/test.db")]);
+
+    let expected = Config {
+        database_path: PathBuf::from("data/test.db"),
+        ..defaults()
+    };
+    assert_eq!(
+        config, expected,
+        "only APP_DATABASE_PATH was set, so only database_path should change"
+    );
+}
+
+#[test]
+fn log_level_is_read_in_any_case() {
+    for (value, level) in [("WARN", Level::WARN), ("Trace", Level::TRACE)] {
+        let config = config_from(&[("APP_LOG_LEVEL", value)]);
+
+        assert_eq!(
+            config.log_level, level,
+            "APP_LOG_LEVEL={value:?} should give the level {level}"
+        );
+    }
+}
+
+#[test]
+fn an_ipv6_bind_address_is_accepted() {
+    let config = config_from(&[("APP_BIND_ADDR", "[::1]:8080")]);
+
+    assert_eq!(
+        config.bind_addr,
+        "[::1]:8080".parse().unwrap(),
+        "APP_BIND_ADDR=\"[::1]:8080\" is the IPv6 loopback address, port 8080"
+    );
+}
+
+// ANCHOR: bad_value
+#[test]
+fn a_bind_address_without_a_port_is_an_error_naming_the_variable() {
+    let error = error_from(&[("APP_BIND_ADDR", "127.0.0.1")]);
+
+    let expected = ConfigError {
+        variable: "APP_BIND_ADDR",
+        value: "127.0.0.1".to_string(),
+        expected: "an IP address and port, like 127.0.0.1:3000",
+    };
+    assert_eq!(
+        error, expected,
+        "the error should name the variable, its value, and what is valid"
+    );
+}
+// ANCHOR_END: bad_value
+
+#[test]
+fn an_unknown_log_level_is_an_error_listing_the_valid_levels() {
+    let error = error_from(&[("APP_LOG_LEVEL", "verbose")]);
+
+    let expected = ConfigError {
+        variable: "APP_LOG_LEVEL",
+        value: "verbose".to_string(),
+        expected: "one of error, warn, info, debug, trace",
+    };
+    assert_eq!(
+        error, expected,
+        "the error should name the variable, its value, and what is valid"
+    );
+}
+
+#[test]
+fn an_empty_database_path_is_an_error_not_the_default() {
+    let error = error_from(&[("APP_DATABASE_PATH", "")]);
+
+    let expected = ConfigError {
+        variable: "APP_DATABASE_PATH",
+        value: String::new(),
+        expected: "a file path, like app.db",
+    };
+    assert_eq!(
+        error, expected,
+        "a variable that is set but empty is a mistake to report, not a reason to use the default"
+    );
+}
+
+// ANCHOR: message
+#[test]
+fn the_error_message_names_the_variable_the_value_and_what_is_valid() {
+    let error = ConfigError {
+        variable: "APP_LOG_LEVEL",
+        value: "verbose".to_string(),
+        expected: "one of error, warn, info, debug, trace",
+    };
+
+    assert_eq!(
+        error.to_string(),
+        r#"APP_LOG_LEVEL="verbose" is not valid: expected one of error, warn, info, debug, trace"#,
+        "the message a server prints when it refuses to start"
+    );
+}
+// ANCHOR_END: message
+
+#[test]
+fn from_env_reads_the_same_settings_as_a_lookup_of_the_process_environment() {
+    // Reading the environment is safe; only changing it would race with
+    // other tests.
+    let through_lookup = Config::from_lookup(|name| std::env::var(name).ok());
+
+    let from_env = Config::from_env();
+
+    assert_eq!(
+        from_env, through_lookup,
+        "Config::from_env() should read APP_BIND_ADDR, APP_DATABASE_PATH and APP_LOG_LEVEL from the process environment"
+    );
+}

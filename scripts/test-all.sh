@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The workbook's own tests, all of them: what CI runs and what a maintainer
+# runs before a commit. Usage: scripts/test-all.sh
+#
+# It proves that the checker works (its tests against a fixture workbook),
+# that every exercise is sound (each starter compiles and fails every test,
+# each solution passes them), that the manifests agree with the files, that
+# the book builds with every include and link resolved, and that the code is
+# formatted and clippy-clean.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MDBOOK_VERSION="0.5.4"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Formatting (cargo fmt --check)"
+cargo fmt --all --check
+
+step "Lints (cargo clippy, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "The checker's own tests"
+cargo test --package checker --locked
+
+step "Manifests agree with the files (checker dev check)"
+cargo run --quiet --locked --package checker -- dev check
+
+step "The book"
+if ! mdbook --version 2>/dev/null | grep -q "v${MDBOOK_VERSION}"; then
+    echo "Installing mdbook ${MDBOOK_VERSION} (once; it takes a few minutes)..."
+    cargo install mdbook --locked --version "${MDBOOK_VERSION}" --quiet
+fi
+mdbook build book
+
+step "Every exercise: starter fails every test, solution passes (checker dev verify)"
+cargo run --quiet --locked --package checker -- dev verify
