@@ -31,6 +31,13 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
+    // A bug in the checker says so in one line, not with a backtrace that
+    // looks like the learner's fault.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: the checker itself failed ({info}). This is a bug in the checker, not in your code: please report it."
+        );
+    }));
     let cli = cli::Cli::parse();
     let color = term::init(cli.color);
     commands::stop_children_on_interrupt();

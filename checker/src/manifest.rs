@@ -327,3 +327,81 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 pub fn relative(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root).unwrap_or(path).to_path_buf()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> Workbook {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/workbook");
+        Workbook::load(&root).expect("the fixture workbook loads")
+    }
+
+    #[test]
+    fn lessons_and_exercises_keep_the_manifest_order_and_defaults() {
+        let workbook = fixture();
+        assert_eq!(workbook.title, "Fixture Workbook");
+        let ids: Vec<&str> = workbook.exercises().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "basics/todo",
+                "basics/passing",
+                "basics/failing",
+                "basics/broken",
+                "basics/hanging",
+                "basics/flooding"
+            ]
+        );
+        let todo = workbook.exercise("basics/todo").unwrap();
+        assert_eq!(todo.dir, PathBuf::from("lessons/01-basics/todo"));
+        assert_eq!(todo.solution_dir, PathBuf::from("solutions/01-basics/todo"));
+        assert_eq!(
+            todo.edit,
+            vec![PathBuf::from("lessons/01-basics/todo/src/lib.rs")]
+        );
+        assert_eq!(todo.package, "basics-todo");
+        assert_eq!(todo.solution_package, "basics-todo-solution");
+        assert_eq!(
+            todo.timeout_secs, 20,
+            "workbook.toml's timeout is the default"
+        );
+        assert_eq!(todo.hints.len(), 2);
+    }
+
+    #[test]
+    fn select_takes_an_exercise_a_lesson_or_a_unique_short_name() {
+        let workbook = fixture();
+        assert_eq!(
+            workbook.select("basics/failing").unwrap()[0].id,
+            "basics/failing"
+        );
+        assert_eq!(workbook.select("basics").unwrap().len(), 6);
+        assert_eq!(workbook.select("failing").unwrap()[0].id, "basics/failing");
+        let unknown = workbook.select("nope").unwrap_err();
+        assert!(
+            unknown.downcast_ref::<crate::UsageError>().is_some(),
+            "{unknown}"
+        );
+        let lesson = workbook.select_one("basics").unwrap_err();
+        assert!(lesson.to_string().contains("is a lesson"), "{lesson}");
+    }
+
+    #[test]
+    fn a_manifest_error_names_the_file_and_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exercise.toml");
+        std::fs::write(&path, "title = \"x\"\nhints = []\ncolour = \"red\"\n").unwrap();
+        let error = read_toml::<ExerciseFile>(&path).err().unwrap().to_string();
+        assert!(error.contains("exercise.toml:3"), "{error}");
+        assert!(error.contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn invalid_ids_are_refused() {
+        assert!(check_id("hello-world_2", Path::new("x")).is_ok());
+        assert!(check_id("Hello", Path::new("x")).is_err());
+        assert!(check_id("a/b", Path::new("x")).is_err());
+        assert!(check_id("", Path::new("x")).is_err());
+    }
+}

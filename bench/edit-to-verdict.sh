@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Measures the learner's loop on a warm build and compares it with raw cargo:
+#   - edit-to-verdict: change the exercise file, then `cargo checker check ID`,
+#     against the same edit followed by `cargo test -p PACKAGE`;
+#   - a no-change `cargo checker check ID`.
+# Usage: bench/edit-to-verdict.sh [EXERCISE_ID] [RUNS]   (default: server/hello 7)
+# Prints medians, the ratio, and the goals they are held to. Restores the file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+id="${1:-server/hello}"
+runs="${2:-7}"
+lesson="${id%%/*}"
+name="${id##*/}"
+dir=$(ls -d lessons/*-"$lesson"/"$name")
+file="$dir/src/lib.rs"
+package=$(sed -n 's/^name = "\(.*\)"/\1/p' "$dir/Cargo.toml" | head -1)
+backup=$(mktemp)
+cp "$file" "$backup"
+trap 'cp "$backup" "$file"; rm -f "$backup"' EXIT
+
+now() { date +%s%N; }
+edit() { printf '// bench edit %s\n' "$1" >> "$file"; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+echo "Warming up: building $id and the checker..."
+cargo build --quiet --package checker
+cargo checker check "$id" >/dev/null || true
+cargo test --quiet --package "$package" >/dev/null 2>&1 || true
+
+checker_ms=(); cargo_ms=(); nochange_ms=()
+for run in $(seq "$runs"); do
+    edit "checker-$run"
+    start=$(now); cargo checker check "$id" >/dev/null || true; end=$(now)
+    checker_ms+=($(( (end - start) / 1000000 )))
+
+    edit "cargo-$run"
+    start=$(now); cargo test --quiet --package "$package" >/dev/null 2>&1 || true; end=$(now)
+    cargo_ms+=($(( (end - start) / 1000000 )))
+
+    start=$(now); cargo checker check "$id" >/dev/null || true; end=$(now)
+    nochange_ms+=($(( (end - start) / 1000000 )))
+done
+
+checker=$(printf '%s\n' "${checker_ms[@]}" | median)
+raw=$(printf '%s\n' "${cargo_ms[@]}" | median)
+nochange=$(printf '%s\n' "${nochange_ms[@]}" | median)
+ratio=$(awk -v a="$checker" -v b="$raw" 'BEGIN {printf "%.2f", a / b}')
+
+echo
+echo "exercise $id, $runs runs, $(nproc) cores, medians:"
+printf '  edit-to-verdict, cargo checker check : %6s ms   (goal: under 1500 ms)\n' "$checker"
+printf '  edit-to-test-result, raw cargo test  : %6s ms\n' "$raw"
+printf '  ratio checker / raw cargo            : %6s      (goal: at most 1.10)\n' "$ratio"
+printf '  no-change cargo checker check        : %6s ms   (goal: under 500 ms)\n' "$nochange"
