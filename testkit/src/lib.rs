@@ -16,6 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
+pub mod trace;
+
 pub use reqwest::Method;
 pub use serde_json::{Value, json};
 

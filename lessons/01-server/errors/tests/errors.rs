@@ -2,16 +2,11 @@
 //! database, asked with a real client, and a tracing subscriber that records
 //! what the server logs.
 
-use std::cell::RefCell;
-use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, Once};
-
 use rusqlite::Connection;
 use server_errors::{INTERNAL_ERROR_MESSAGE, app, create_schema};
+use testkit::trace::{Recording, list};
 use testkit::{Reply, TestServer, json};
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing::Level;
 
 /// A fresh in-memory database with the app's schema.
 fn healthy_database() -> Connection {
@@ -156,7 +151,7 @@ async fn a_failed_write_answers_500_without_leaking_the_database_error() {
 // ANCHOR: logged
 #[tokio::test]
 async fn a_database_error_is_logged_with_its_detail() {
-    let log = LogRecording::start();
+    let log = Recording::start();
     let server = TestServer::spawn(app(database_with_a_broken_schema())).await;
 
     let reply = server.get("/notes/1").send().await;
@@ -174,100 +169,3 @@ async fn a_database_error_is_logged_with_its_detail() {
     }
 }
 // ANCHOR_END: logged
-
-/// The events logged on this thread while a [`LogRecording`] is alive.
-///
-/// A `#[tokio::test]` runs the test, the server and the client on one thread,
-/// so the recording sees every event the server logs for the test's requests,
-/// and none of the other tests, which run on other threads.
-struct LogRecording {
-    events: Events,
-}
-
-/// The events of one recording: each event's level, and its text.
-type Events = Arc<Mutex<Vec<(Level, String)>>>;
-
-thread_local! {
-    /// Where [`ToThisThreadsRecording`] puts the events logged on this thread.
-    static RECORDING: RefCell<Option<Events>> = const { RefCell::new(None) };
-}
-
-impl LogRecording {
-    /// Starts recording the events logged on this thread.
-    fn start() -> LogRecording {
-        // One subscriber for the whole test binary, installed by the first
-        // test that records, hands each event to the recording of the thread
-        // that logged it. (A per-thread subscriber, `set_default`, is not
-        // enough: while only one exists, tracing caches "nobody is interested"
-        // for an event first logged on any other thread, and the recording
-        // would miss it.)
-        static INSTALL: Once = Once::new();
-        INSTALL.call_once(|| {
-            let subscriber = tracing_subscriber::registry().with(ToThisThreadsRecording);
-            tracing::subscriber::set_global_default(subscriber).expect(
-                "the test could not install its tracing subscriber: does app() install \
-                 one? Only main should.",
-            );
-        });
-        // Events first logged before the subscriber was installed are cached
-        // as uninteresting; ask tracing to look again.
-        tracing::callsite::rebuild_interest_cache();
-        let events = Events::default();
-        RECORDING.set(Some(Arc::clone(&events)));
-        LogRecording { events }
-    }
-
-    /// The events recorded so far at `level`, each as `field=value ...`.
-    fn events_at(&self, level: Level) -> Vec<String> {
-        let events = self.events.lock().unwrap();
-        events
-            .iter()
-            .filter(|(event_level, _)| *event_level == level)
-            .map(|(_, text)| text.clone())
-            .collect()
-    }
-}
-
-impl Drop for LogRecording {
-    fn drop(&mut self) {
-        RECORDING.set(None);
-    }
-}
-
-/// The layer that writes each event, as text, into the recording of the
-/// thread that logged it, if that thread is recording.
-struct ToThisThreadsRecording;
-
-impl<S: Subscriber> Layer<S> for ToThisThreadsRecording {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let mut text = String::new();
-        event.record(&mut FieldsAsText(&mut text));
-        let level = *event.metadata().level();
-        RECORDING.with_borrow(|recording| {
-            if let Some(events) = recording {
-                events.lock().unwrap().push((level, text));
-            }
-        });
-    }
-}
-
-/// Appends ` name=value` to the text for every field it visits.
-struct FieldsAsText<'a>(&'a mut String);
-
-impl Visit for FieldsAsText<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, " {}={value}", field.name());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let _ = write!(self.0, " {}={value:?}", field.name());
-    }
-}
-
-/// The events, one a line, for a failure message.
-fn list(events: &[String]) -> String {
-    if events.is_empty() {
-        return "  (none at all)\n".to_string();
-    }
-    events.iter().map(|event| format!(" {event}\n")).collect()
-}

@@ -1,19 +1,13 @@
 //! Tests for server/middleware: a real server on 127.0.0.1, asked with a real
 //! client, and a tracing subscriber that records the spans the server opens.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, Once};
 use std::time::Instant;
 
 use server_middleware::{REQUEST_ID, RESPONSE_TIME, SLOW_WORK, app};
+use testkit::trace::{Recording, list};
 use testkit::{Reply, TestServer};
 use tokio::task::JoinSet;
-use tracing::Subscriber;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 #[tokio::test]
 async fn an_incoming_request_id_is_kept_for_the_handler_and_echoed() {
@@ -145,120 +139,10 @@ async fn an_unknown_path_still_gets_a_request_id_and_a_response_time() {
     response_time_in(&reply);
 }
 
-/// The spans opened on this thread while a [`SpanRecording`] is alive.
-///
-/// A `#[tokio::test]` runs the test, the server and the client on one thread,
-/// so the recording sees every span the server opens for the test's requests,
-/// and none of the other tests, which run on other threads.
-struct SpanRecording {
-    spans: Spans,
-}
-
-/// The spans of one recording: each span's id, and its text.
-type Spans = Arc<Mutex<Vec<(Id, String)>>>;
-
-thread_local! {
-    /// Where [`ToThisThreadsRecording`] puts the spans opened on this thread.
-    static RECORDING: RefCell<Option<Spans>> = const { RefCell::new(None) };
-}
-
-impl SpanRecording {
-    /// Starts recording the spans opened on this thread.
-    fn start() -> SpanRecording {
-        // One subscriber for the whole test binary, installed by the first
-        // test that records, hands each span to the recording of the thread
-        // that opened it. (A per-thread subscriber, `set_default`, is not
-        // enough: while only one exists, tracing caches "nobody is interested"
-        // for a span first opened on any other thread, and the recording
-        // would miss it.)
-        static INSTALL: Once = Once::new();
-        INSTALL.call_once(|| {
-            let subscriber = tracing_subscriber::registry().with(ToThisThreadsRecording);
-            tracing::subscriber::set_global_default(subscriber).expect(
-                "the test could not install its tracing subscriber: does app() install \
-                 one? Only main should.",
-            );
-        });
-        // Spans first opened before the subscriber was installed are cached as
-        // uninteresting; ask tracing to look again.
-        tracing::callsite::rebuild_interest_cache();
-        let spans = Arc::default();
-        RECORDING.set(Some(Arc::clone(&spans)));
-        SpanRecording { spans }
-    }
-
-    /// The spans recorded so far, each as `name field=value ...`.
-    fn spans(&self) -> Vec<String> {
-        let spans = self.spans.lock().unwrap();
-        spans.iter().map(|(_, text)| text.clone()).collect()
-    }
-
-    /// The spans recorded so far that mention `text`.
-    fn spans_mentioning(&self, text: &str) -> Vec<String> {
-        let mut spans = self.spans();
-        spans.retain(|span| span.contains(text));
-        spans
-    }
-}
-
-impl Drop for SpanRecording {
-    fn drop(&mut self) {
-        RECORDING.set(None);
-    }
-}
-
-/// The layer that writes each span, as text, into the recording of the thread
-/// that opened it, if that thread is recording.
-struct ToThisThreadsRecording;
-
-impl<S: Subscriber> Layer<S> for ToThisThreadsRecording {
-    fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
-        let mut text = attributes.metadata().name().to_string();
-        attributes.record(&mut FieldsAsText(&mut text));
-        RECORDING.with_borrow(|recording| {
-            if let Some(spans) = recording {
-                spans.lock().unwrap().push((id.clone(), text));
-            }
-        });
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
-        RECORDING.with_borrow(|recording| {
-            let Some(spans) = recording else { return };
-            let mut spans = spans.lock().unwrap();
-            // The registry reuses the ids of closed spans: the latest is ours.
-            if let Some((_, text)) = spans.iter_mut().rev().find(|(span, _)| span == id) {
-                values.record(&mut FieldsAsText(text));
-            }
-        });
-    }
-}
-
-/// Appends ` name=value` to the text for every field it visits.
-struct FieldsAsText<'a>(&'a mut String);
-
-impl Visit for FieldsAsText<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, " {}={value}", field.name());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let _ = write!(self.0, " {}={value:?}", field.name());
-    }
-}
-
-/// The spans, one a line, for a failure message.
-fn list(spans: &[String]) -> String {
-    if spans.is_empty() {
-        return "  (none at all)\n".to_string();
-    }
-    spans.iter().map(|span| format!("  {span}\n")).collect()
-}
-
 // ANCHOR: traced
 #[tokio::test]
 async fn every_request_is_traced_in_a_span_with_its_method_and_path() {
-    let recording = SpanRecording::start();
+    let recording = Recording::start();
     let server = TestServer::spawn(app()).await;
 
     let reply = server.get("/slow").send().await;
@@ -277,7 +161,7 @@ async fn every_request_is_traced_in_a_span_with_its_method_and_path() {
 
 #[tokio::test]
 async fn the_request_span_records_the_minted_request_id() {
-    let recording = SpanRecording::start();
+    let recording = Recording::start();
     let server = TestServer::spawn(app()).await;
 
     let reply = server.get("/slow").send().await;
