@@ -12,7 +12,6 @@ pub mod process;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -82,8 +81,18 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Builds every job's package in one cargo run.
-    pub fn build(&self, jobs: &[Job]) -> Result<Build> {
+    /// Builds every job's package in one cargo run; with `show_progress`,
+    /// a terminal shows what cargo is compiling meanwhile.
+    pub fn build(&self, jobs: &[Job], show_progress: bool) -> Result<Build> {
+        let live = show_progress && crate::term::stderr_is_terminal();
+        let result = self.build_quietly(jobs, live);
+        if live {
+            clear_progress_line();
+        }
+        result
+    }
+
+    fn build_quietly(&self, jobs: &[Job], live: bool) -> Result<Build> {
         let mut command = Command::new(&self.cargo);
         command
             .current_dir(&self.workbook.root)
@@ -110,7 +119,10 @@ impl<'a> Runner<'a> {
             command,
             BUILD_TIMEOUT,
             BuildMessages::default(),
-            CargoStderr::default(),
+            CargoStderr {
+                live,
+                ..CargoStderr::default()
+            },
         )
         .with_context(|| format!("cannot start cargo ({})", self.cargo.to_string_lossy()))?;
         let messages = finished.stdout;
@@ -416,19 +428,14 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Whether the build shows what cargo is compiling, on stderr.
-static SHOW_BUILD_PROGRESS: AtomicBool = AtomicBool::new(false);
-
-pub fn show_build_progress(show: bool) {
-    SHOW_BUILD_PROGRESS.store(show, Ordering::Relaxed);
-}
-
 /// cargo's human output: kept for error reports, and shown as a one-line
 /// progress display while a long build runs.
 #[derive(Default)]
 struct CargoStderr {
     tail: Tail,
     compiled: usize,
+    /// Draw the progress line on stderr.
+    live: bool,
 }
 
 impl LineSink for CargoStderr {
@@ -436,7 +443,7 @@ impl LineSink for CargoStderr {
         let trimmed = line.trim_start();
         if let Some(what) = trimmed.strip_prefix("Compiling ") {
             self.compiled += 1;
-            if SHOW_BUILD_PROGRESS.load(Ordering::Relaxed) {
+            if self.live {
                 let name = what.split(' ').next().unwrap_or(what);
                 let text = format!("   Compiling {name} ({} crates built)", self.compiled);
                 eprint!("\r\x1b[2K{text}");
@@ -447,9 +454,9 @@ impl LineSink for CargoStderr {
     }
 }
 
-/// Clears the build progress line, if one was drawn.
+/// Clears the build progress line, if one may have been drawn.
 pub fn clear_progress_line() {
-    if SHOW_BUILD_PROGRESS.load(Ordering::Relaxed) {
+    if crate::term::stderr_is_terminal() {
         eprint!("\r\x1b[2K");
     }
 }

@@ -11,7 +11,7 @@ use crate::integrity;
 use crate::manifest::Exercise;
 use crate::outcome::{Outcome, Status};
 use crate::render;
-use crate::run::{self, Job, Runner, Side};
+use crate::run::{Job, Runner, Side};
 
 pub fn run(
     context: &Context,
@@ -80,10 +80,7 @@ pub fn check(
             side: Side::Starter,
         })
         .collect();
-    run::show_build_progress(interactive && crate::term::stderr_is_terminal());
-    let build = runner.build(&jobs);
-    run::clear_progress_line();
-    let build = build?;
+    let build = runner.build(&jobs, interactive)?;
     Ok(jobs
         .iter()
         .map(|job| {
