@@ -378,7 +378,9 @@ fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
                 } else {
                     panic.message
                 },
-                location: Some(panic.location),
+                // A helper's own line (the testkit's) says nothing to the
+                // learner; its message names the test line instead.
+                location: Some(panic.location).filter(|l| !l.starts_with("testkit/")),
                 output,
             }
         }

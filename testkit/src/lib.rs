@@ -8,7 +8,9 @@
 //! learner can fix their code without reading the test.
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::Location;
 use std::time::Duration;
 
 use axum::Router;
@@ -176,35 +178,48 @@ impl Call {
     /// Sends the request and reads the whole response.
     ///
     /// Fails the test with the request quoted if the server cannot be
-    /// reached, times out, or panicked while answering.
-    pub async fn send(self) -> Reply {
-        let request = self.summary;
-        let response = match self.builder.send().await {
-            Ok(response) => response,
-            Err(error) => panic!(
-                "\nThe request got no response.\n  request:  {request}\n  error:    {}\n",
-                describe_client_error(&error)
-            ),
-        };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(error) => panic!(
-                "\nThe response body could not be read.\n  request:  {request}\n  error:    {}\n",
-                describe_client_error(&error)
-            ),
-        };
-        if headers.contains_key(PANIC_HEADER) {
-            panic!(
-                "\nYour handler panicked while answering the request.\n  request:  {request}\n  panic:    {body}\n"
-            );
-        }
-        Reply {
-            request,
-            status,
-            headers,
-            body,
+    /// reached, times out, or panicked while answering. The failure names the
+    /// test line that sent the request (a plain `async fn` cannot know it).
+    #[track_caller]
+    pub fn send(self) -> impl Future<Output = Reply> + Send + 'static {
+        let sent_at = Location::caller();
+        async move {
+            let request = self.summary;
+            let fail = |problem: &str, detail: &str| -> ! {
+                panic!(
+                    "\n{problem}\n  request:  {request}\n  {detail}\n  sent at:  {}:{}\n",
+                    sent_at.file(),
+                    sent_at.line()
+                )
+            };
+            let response = match self.builder.send().await {
+                Ok(response) => response,
+                Err(error) => fail(
+                    "The request got no response.",
+                    &format!("error:    {}", describe_client_error(&error)),
+                ),
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = match response.text().await {
+                Ok(body) => body,
+                Err(error) => fail(
+                    "The response body could not be read.",
+                    &format!("error:    {}", describe_client_error(&error)),
+                ),
+            };
+            if headers.contains_key(PANIC_HEADER) {
+                fail(
+                    "Your handler panicked while answering the request.",
+                    &format!("panic:    {body}"),
+                );
+            }
+            Reply {
+                request,
+                status,
+                headers,
+                body,
+            }
         }
     }
 }
