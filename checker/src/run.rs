@@ -12,6 +12,7 @@ pub mod process;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -81,18 +82,9 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Builds every job's package in one cargo run; with `show_progress`,
-    /// a terminal shows what cargo is compiling meanwhile.
-    pub fn build(&self, jobs: &[Job], show_progress: bool) -> Result<Build> {
-        let live = show_progress && crate::term::stderr_is_terminal();
-        let result = self.build_quietly(jobs, live);
-        if live {
-            clear_progress_line();
-        }
-        result
-    }
-
-    fn build_quietly(&self, jobs: &[Job], live: bool) -> Result<Build> {
+    /// Builds every job's package in one cargo run, telling `on_progress`
+    /// how far it got.
+    pub fn build(&self, jobs: &[Job], on_progress: Option<OnProgress>) -> Result<Build> {
         let mut command = Command::new(&self.cargo);
         command
             .current_dir(&self.workbook.root)
@@ -105,7 +97,8 @@ impl<'a> Runner<'a> {
             .arg("--manifest-path")
             .arg(self.workbook.root.join("Cargo.toml"))
             .env("CARGO_TERM_COLOR", "never")
-            .env("CARGO_TERM_PROGRESS_WHEN", "never");
+            .env("CARGO_TERM_PROGRESS_WHEN", "always")
+            .env("CARGO_TERM_PROGRESS_WIDTH", "100");
         for job in jobs {
             if job.package().is_empty() {
                 bail!(
@@ -120,7 +113,7 @@ impl<'a> Runner<'a> {
             BUILD_TIMEOUT,
             BuildMessages::default(),
             CargoStderr {
-                live,
+                on_progress,
                 ..CargoStderr::default()
             },
         )
@@ -430,29 +423,94 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// cargo's human output: kept for error reports, and shown as a one-line
-/// progress display while a long build runs.
+/// What a running build has got to, for progress displays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildProgress {
+    /// Units (crates, test binaries) built so far, and in all, as cargo counts them.
+    pub done: usize,
+    pub total: usize,
+    /// What cargo works on now.
+    pub current: String,
+    /// Another cargo (a second checker, an editor's build) holds the build folder.
+    pub waiting_for_lock: bool,
+}
+
+/// Receives build progress, from cargo's reader thread.
+pub type OnProgress = Arc<dyn Fn(&BuildProgress) + Send + Sync>;
+
+/// Draws build progress as one line on stderr.
+pub fn progress_line() -> OnProgress {
+    Arc::new(|progress: &BuildProgress| {
+        let text = if progress.waiting_for_lock {
+            "   Waiting for another cargo to finish with the build folder (another checker or an editor?)".to_string()
+        } else {
+            format!(
+                "   Building {}/{}: {}",
+                progress.done, progress.total, progress.current
+            )
+        };
+        let text: String = text.chars().take(100).collect();
+        eprint!("\r\x1b[2K{text}");
+    })
+}
+
+/// cargo's human output: kept for error reports, and read for its progress
+/// bar (`Building [===>  ] 12/140: axum`), which it draws when asked to even
+/// into a pipe.
 #[derive(Default)]
 struct CargoStderr {
     tail: Tail,
-    compiled: usize,
-    /// Draw the progress line on stderr.
-    live: bool,
+    progress: BuildProgress,
+    on_progress: Option<OnProgress>,
 }
 
 impl LineSink for CargoStderr {
     fn line(&mut self, line: &str) {
-        let trimmed = line.trim_start();
-        if let Some(what) = trimmed.strip_prefix("Compiling ") {
-            self.compiled += 1;
-            if self.live {
-                let name = what.split(' ').next().unwrap_or(what);
-                let text = format!("   Compiling {name} ({} crates built)", self.compiled);
-                eprint!("\r\x1b[2K{text}");
+        // The progress bar redraws itself with carriage returns: one line
+        // holds many states, the last is the newest.
+        for segment in line.split('\r') {
+            let segment = segment.replace("\x1b[K", "");
+            let trimmed = segment.trim();
+            if trimmed.is_empty() {
+                continue;
             }
-            return;
+            let before = self.progress.clone();
+            if let Some(bar) = trimmed.strip_prefix("Building [") {
+                self.read_bar(bar);
+            } else if let Some(what) = trimmed.strip_prefix("Compiling ") {
+                self.progress.current = what.split(' ').next().unwrap_or(what).to_string();
+                self.progress.waiting_for_lock = false;
+            } else if trimmed.starts_with("Blocking waiting for file lock") {
+                self.progress.waiting_for_lock = true;
+            } else {
+                self.tail.line(trimmed);
+            }
+            if let Some(on_progress) = self
+                .on_progress
+                .as_ref()
+                .filter(|_| self.progress != before)
+            {
+                on_progress(&self.progress);
+            }
         }
-        self.tail.line(line);
+    }
+}
+
+impl CargoStderr {
+    /// Reads `=====>   ] 137/141: server-hello, testkit`.
+    fn read_bar(&mut self, bar: &str) {
+        let Some((_, counts)) = bar.split_once("] ") else {
+            return;
+        };
+        let (numbers, current) = counts.split_once(": ").unwrap_or((counts, ""));
+        if let Some((done, total)) = numbers.split_once('/') {
+            self.progress.done = done.trim().parse().unwrap_or(self.progress.done);
+            self.progress.total = total.trim().parse().unwrap_or(self.progress.total);
+        }
+        if !current.is_empty() {
+            self.progress.current = current.trim().to_string();
+        }
+        self.progress.waiting_for_lock = false;
     }
 }
 
@@ -460,5 +518,39 @@ impl LineSink for CargoStderr {
 pub fn clear_progress_line() {
     if crate::term::stderr_is_terminal() {
         eprint!("\r\x1b[2K");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn cargo_progress_is_read_from_its_redrawn_bar() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let mut stderr = CargoStderr {
+            on_progress: Some(Arc::new(move |p: &BuildProgress| {
+                record.lock().unwrap().push(p.clone())
+            })),
+            ..CargoStderr::default()
+        };
+        stderr.line("   Compiling testkit v0.1.0 (/w/testkit)");
+        stderr.line("    Building [====> ] 137/141: server-hello, testkit      \r    Building [=====>] 138/141: testkit    \r   Compiling server-json v0.0.0 (/w/json)");
+        stderr.line("    Blocking waiting for file lock on build directory");
+        stderr.line("error: failed to parse manifest at `/w/Cargo.toml`");
+        let seen = seen.lock().unwrap();
+        let last_bar = seen.iter().rfind(|p| p.total > 0).unwrap();
+        assert_eq!((last_bar.done, last_bar.total), (138, 141));
+        assert_eq!(
+            seen.iter().rfind(|p| !p.waiting_for_lock).unwrap().current,
+            "server-json"
+        );
+        assert!(seen.last().unwrap().waiting_for_lock);
+        assert_eq!(
+            stderr.tail.lines().collect::<Vec<_>>(),
+            ["error: failed to parse manifest at `/w/Cargo.toml`"]
+        );
     }
 }

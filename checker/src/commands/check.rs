@@ -11,7 +11,7 @@ use crate::integrity;
 use crate::manifest::Exercise;
 use crate::outcome::{Outcome, Status};
 use crate::render;
-use crate::run::{Job, Runner, Side};
+use crate::run::{self, Job, Runner, Side};
 
 pub fn run(
     context: &Context,
@@ -80,7 +80,12 @@ pub fn check(
             side: Side::Starter,
         })
         .collect();
-    let build = runner.build(&jobs, interactive)?;
+    let show = interactive && crate::term::stderr_is_terminal();
+    let build = runner.build(&jobs, show.then(run::progress_line));
+    if show {
+        run::clear_progress_line();
+    }
+    let build = build?;
     Ok(jobs
         .iter()
         .map(|job| {

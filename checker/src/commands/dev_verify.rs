@@ -10,7 +10,7 @@ use colored::Colorize;
 use super::Context;
 use crate::manifest::Exercise;
 use crate::outcome::{Outcome, Status};
-use crate::run::{Job, Runner, Side};
+use crate::run::{self, Job, Runner, Side};
 use crate::term;
 
 pub fn run(context: &Context, target: Option<&str>, timeout: Option<u64>) -> Result<ExitCode> {
@@ -31,7 +31,12 @@ pub fn run(context: &Context, target: Option<&str>, timeout: Option<u64>) -> Res
         "Building {} starters and their solutions...",
         exercises.len()
     );
-    let build = runner.build(&jobs, true)?;
+    let show = term::stderr_is_terminal();
+    let build = runner.build(&jobs, show.then(run::progress_line));
+    if show {
+        run::clear_progress_line();
+    }
+    let build = build?;
     let (mut passed, mut failed) = (0, 0);
     for exercise in &exercises {
         let starter = runner.test(
