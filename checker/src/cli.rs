@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// The Rust Backend Workbook's checker: runs, grades and tracks your exercises.
 ///
-/// With no command it shows where you are and what to do next.
+/// With no command it opens watch mode: your current exercise, checked again
+/// every time you save, with single keys for hints, the exercise list and
+/// more. Outside a terminal it prints where you are and what to do next.
 #[derive(Debug, Parser)]
 #[command(name = "checker", bin_name = "cargo checker", version)]
 pub struct Cli {
@@ -20,6 +22,11 @@ pub struct Cli {
     /// When to use colour (NO_COLOR in the environment turns `auto` off).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Watch mode without a file watcher: press r to check (for file systems
+    /// where watching fails, such as some network drives and WSL).
+    #[arg(long)]
+    pub manual_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +83,11 @@ pub enum Command {
     Report {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+    },
+    /// Print shell completions for the checker (e.g. `cargo checker completions bash`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Tools for the workbook's maintainers and CI.
     #[command(subcommand)]

@@ -1,15 +1,15 @@
 //! One module per command; this one holds what they share.
 
-mod check;
+pub mod check;
 mod dev_check;
 mod dev_checksums;
 mod dev_verify;
-mod hint;
+pub mod hint;
 mod list;
 mod navigate;
 mod report;
-mod reset;
-mod status;
+pub mod reset;
+pub mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +21,7 @@ use crate::manifest::{Exercise, Workbook};
 use crate::progress::{Progress, Store};
 
 /// What every command works with.
+#[derive(Clone)]
 pub struct Context {
     pub workbook: Workbook,
     pub store: Store,
@@ -78,9 +79,20 @@ impl Context {
 }
 
 pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
+    if let Some(Command::Completions { shell }) = cli.command {
+        // Completions need no workbook: they describe the command line.
+        clap_complete::generate(
+            shell,
+            &mut <Cli as clap::CommandFactory>::command(),
+            "checker",
+            &mut std::io::stdout(),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let manual_run = cli.manual_run;
     let context = Context::open(cli.root, color)?;
     match cli.command {
-        None => status::run(&context),
+        None => crate::watch::run(&context, manual_run),
         Some(Command::List { format }) => list::run(&context, format),
         Some(Command::Check {
             target,
@@ -98,6 +110,7 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         }
         Some(Command::Dev(DevCommand::Check)) => dev_check::run(&context),
         Some(Command::Dev(DevCommand::Checksums)) => dev_checksums::run(&context),
+        Some(Command::Completions { .. }) => unreachable!("answered before the workbook is read"),
     }
 }
 
@@ -112,6 +125,7 @@ pub fn stop_children_on_interrupt() {
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             crate::run::process::kill_all_children();
+            crate::watch::terminal::restore();
             crate::run::clear_progress_line();
             eprintln!("\nInterrupted: the running tests were stopped. Your progress is unchanged.");
             std::process::exit(128 + signal);

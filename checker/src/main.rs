@@ -11,6 +11,7 @@ mod progress;
 mod render;
 mod run;
 mod term;
+mod watch;
 
 use std::fmt;
 use std::process::ExitCode;

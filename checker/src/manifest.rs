@@ -17,14 +17,14 @@ pub const BOOK_SRC_DIR: &str = "book/src";
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
 
 /// The whole workbook: its root folder and its lessons, in order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Workbook {
     pub root: PathBuf,
     pub title: String,
     pub lessons: Vec<Lesson>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Lesson {
     pub id: String,
     pub title: String,

@@ -50,7 +50,8 @@ pub struct Record {
     pub tests_modified: bool,
 }
 
-/// Where the progress file lives, and what loading it found.
+/// Where the progress file lives.
+#[derive(Debug, Clone)]
 pub struct Store {
     path: PathBuf,
 }

@@ -530,3 +530,17 @@ fn a_check_with_modified_tests_is_flagged_and_dev_check_names_the_stale_record()
         check.stdout
     );
 }
+
+#[test]
+fn shell_completions_are_printed_for_bash_zsh_and_fish() {
+    let workbook = Workbook::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = workbook.checker(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("checker") && run.stdout.contains("goto"),
+            "{shell}: {}",
+            run.stdout
+        );
+    }
+}

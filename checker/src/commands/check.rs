@@ -29,12 +29,18 @@ pub fn run(
             None => vec![context.exercise_or_current(None, &progress)?],
         }
     };
-    let outcomes = check(context, &exercises, format == CheckFormat::Text, timeout)?;
-    context.store.update(|progress| {
-        for outcome in &outcomes {
-            progress.store(outcome);
-        }
-    })?;
+    let show = format == CheckFormat::Text && crate::term::stderr_is_terminal();
+    let outcomes = check(
+        context,
+        &exercises,
+        timeout,
+        show.then(run::progress_line),
+        &mut |_| {},
+    );
+    if show {
+        run::clear_progress_line();
+    }
+    let outcomes = outcomes?;
     let progress = context.store.load()?;
     match format {
         CheckFormat::Text => {
@@ -60,13 +66,15 @@ pub fn run(
     })
 }
 
-/// Builds and tests `exercises` (the learner's side), showing build progress
-/// on a terminal when `interactive`.
+/// Builds and tests `exercises` (the learner's side), tells `on_build` how
+/// the build goes and `on_tested` each outcome as it comes, and records the
+/// outcomes in the progress file.
 pub fn check(
     context: &Context,
     exercises: &[&Exercise],
-    interactive: bool,
     timeout: Option<u64>,
+    on_build: Option<run::OnProgress>,
+    on_tested: &mut dyn FnMut(&Outcome),
 ) -> Result<Vec<Outcome>> {
     let runner = Runner::new(
         &context.workbook,
@@ -80,18 +88,18 @@ pub fn check(
             side: Side::Starter,
         })
         .collect();
-    let show = interactive && crate::term::stderr_is_terminal();
-    let build = runner.build(&jobs, show.then(run::progress_line));
-    if show {
-        run::clear_progress_line();
+    let build = runner.build(&jobs, on_build)?;
+    let mut outcomes = Vec::new();
+    for job in &jobs {
+        let mut outcome = runner.test(job, &build);
+        outcome.tests_modified = integrity::modified(&context.workbook, job.exercise);
+        on_tested(&outcome);
+        outcomes.push(outcome);
     }
-    let build = build?;
-    Ok(jobs
-        .iter()
-        .map(|job| {
-            let mut outcome = runner.test(job, &build);
-            outcome.tests_modified = integrity::modified(&context.workbook, job.exercise);
-            outcome
-        })
-        .collect())
+    context.store.update(|progress| {
+        for outcome in &outcomes {
+            progress.store(outcome);
+        }
+    })?;
+    Ok(outcomes)
 }

@@ -18,11 +18,7 @@ pub fn run(context: &Context, id: Option<&str>) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let total = exercise.hints.len();
-    let shown = context.store.update(|progress| {
-        let record = progress.exercises.entry(exercise.id.clone()).or_default();
-        record.hints_shown = (record.hints_shown + 1).min(total);
-        record.hints_shown
-    })?;
+    let shown = unlock_next(context, &exercise)?;
     println!("{} {}\n", "Hints for".bold(), exercise.id.bold());
     for (index, hint) in exercise.hints.iter().take(shown).enumerate() {
         let label = format!("Hint {} of {total}:", index + 1);
@@ -46,4 +42,14 @@ pub fn run(context: &Context, id: Option<&str>) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Unlocks one more hint of `exercise`; returns how many are now shown.
+pub fn unlock_next(context: &Context, exercise: &crate::manifest::Exercise) -> Result<usize> {
+    let total = exercise.hints.len();
+    context.store.update(|progress| {
+        let record = progress.exercises.entry(exercise.id.clone()).or_default();
+        record.hints_shown = (record.hints_shown + 1).min(total);
+        record.hints_shown
+    })
 }

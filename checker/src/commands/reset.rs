@@ -5,7 +5,7 @@
 //! own work never become "the starter".
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context as _, Result, bail};
@@ -13,36 +13,64 @@ use colored::Colorize;
 
 use super::Context;
 use crate::UsageError;
+use crate::manifest::Exercise;
 
 pub fn run(context: &Context, id: &str, yes: bool) -> Result<ExitCode> {
-    let exercise = context.workbook.select_one(id)?.clone();
-    let root = &context.workbook.root;
-    let progress = context.store.load()?;
-    let revision = progress
-        .baseline
-        .clone()
-        .unwrap_or_else(|| "HEAD".to_string());
-    // Read every starter before writing any file: all or nothing.
-    let mut starters = Vec::new();
-    for file in &exercise.edit {
-        starters.push((file, starter(root, &revision, file)?));
-    }
+    let exercise = context.workbook.select_one(id)?;
+    // Read every starter before asking: a reset that cannot work says so first.
+    let starters = starters(context, exercise)?;
     let names: Vec<String> = exercise
         .edit
         .iter()
         .map(|f| f.display().to_string())
         .collect();
-    if !yes
-        && !confirm(&format!(
-            "Restore {} to the starter? Your changes to it will be lost.",
-            names.join(", ")
-        ))?
-    {
+    let question = format!(
+        "Restore {} to the starter? Your changes to it will be lost.",
+        names.join(", ")
+    );
+    if !yes && !confirm(&question)? {
         println!("Nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
+    write_starters(context, exercise, starters)?;
+    println!(
+        "{} {} is back to its starter.",
+        "Reset:".bold(),
+        exercise.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Puts the exercise's files back as they were given (for watch mode, which
+/// asks for confirmation its own way).
+pub fn restore(context: &Context, exercise: &Exercise) -> Result<()> {
+    let starters = starters(context, exercise)?;
+    write_starters(context, exercise, starters)
+}
+
+/// Every edited file's starter, read before any file is written: all or nothing.
+fn starters(context: &Context, exercise: &Exercise) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let progress = context.store.load()?;
+    let revision = progress.baseline.unwrap_or_else(|| "HEAD".to_string());
+    exercise
+        .edit
+        .iter()
+        .map(|file| {
+            Ok((
+                file.clone(),
+                starter(&context.workbook.root, &revision, file)?,
+            ))
+        })
+        .collect()
+}
+
+fn write_starters(
+    context: &Context,
+    exercise: &Exercise,
+    starters: Vec<(PathBuf, Vec<u8>)>,
+) -> Result<()> {
     for (file, content) in starters {
-        std::fs::write(root.join(file), content)
+        std::fs::write(context.workbook.path(&file), content)
             .with_context(|| format!("cannot write {}", file.display()))?;
     }
     context.store.update(|progress| {
@@ -51,12 +79,7 @@ pub fn run(context: &Context, id: &str, yes: bool) -> Result<ExitCode> {
             record.tests_passed = 0;
         }
     })?;
-    println!(
-        "{} {} is back to its starter.",
-        "Reset:".bold(),
-        exercise.id
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn starter(root: &Path, revision: &str, file: &Path) -> Result<Vec<u8>> {
