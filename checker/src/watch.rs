@@ -27,7 +27,7 @@ use terminal::Terminal;
 
 /// Editors save in several steps (write a temp file, rename, touch): wait
 /// this long after the last change before checking.
-const DEBOUNCE: Duration = Duration::from_millis(50);
+const DEBOUNCE: Duration = Duration::from_millis(25);
 /// How often the screen refreshes while a build runs (for the elapsed time).
 const TICK: Duration = Duration::from_millis(250);
 

@@ -27,9 +27,13 @@ impl Terminal {
         Ok(Terminal)
     }
 
-    /// The size in columns and rows (80x24 when the terminal will not say).
+    /// The size in columns and rows (80x24 when the terminal will not say,
+    /// as some pseudo-terminals answer 0x0).
     pub fn size() -> (u16, u16) {
-        terminal::size().unwrap_or((80, 24))
+        match terminal::size() {
+            Ok((columns, rows)) if columns > 0 && rows > 0 => (columns, rows),
+            _ => (80, 24),
+        }
     }
 
     /// Draws `lines` over the whole screen, each cut to the width already.
