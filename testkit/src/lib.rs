@@ -22,6 +22,8 @@ pub mod trace;
 
 pub use reqwest::Method;
 pub use serde_json::{Value, json};
+/// Temporary files and folders for real SQLite databases, removed when dropped.
+pub use tempfile;
 
 /// A response header the panic catcher sets, so a panic in a handler is told
 /// apart from a 500 the learner's code returned on purpose.

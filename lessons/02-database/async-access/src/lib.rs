@@ -1,0 +1,1 @@
+//! # database/async-access (being written)

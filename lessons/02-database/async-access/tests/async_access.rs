@@ -1,0 +1,1 @@
+//! Tests for database/async-access (being written).

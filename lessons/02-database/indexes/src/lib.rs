@@ -1,0 +1,1 @@
+//! # database/indexes (being written)

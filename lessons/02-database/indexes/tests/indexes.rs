@@ -1,0 +1,1 @@
+//! Tests for database/indexes (being written).

@@ -1,0 +1,1 @@
+//! # database/migrations (being written)

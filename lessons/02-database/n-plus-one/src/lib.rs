@@ -1,0 +1,1 @@
+//! # database/n-plus-one (being written)

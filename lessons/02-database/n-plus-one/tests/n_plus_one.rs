@@ -1,0 +1,1 @@
+//! Tests for database/n-plus-one (being written).

@@ -1,0 +1,1 @@
+//! # database/queries (being written)

@@ -1,0 +1,1 @@
+//! Tests for database/queries (being written).

@@ -1,0 +1,1 @@
+//! # database/schema (being written)

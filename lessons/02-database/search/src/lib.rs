@@ -1,0 +1,1 @@
+//! # database/search (being written)

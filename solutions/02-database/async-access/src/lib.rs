@@ -1,0 +1,1 @@
+//! # database/async-access — reference solution (being written)

@@ -1,0 +1,1 @@
+//! # database/indexes — reference solution (being written)

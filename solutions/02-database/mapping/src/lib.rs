@@ -1,0 +1,1 @@
+//! # database/mapping — reference solution (being written)

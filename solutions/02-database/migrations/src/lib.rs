@@ -1,0 +1,1 @@
+//! # database/migrations — reference solution (being written)

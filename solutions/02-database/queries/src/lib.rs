@@ -1,0 +1,1 @@
+//! # database/queries — reference solution (being written)

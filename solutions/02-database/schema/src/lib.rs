@@ -1,0 +1,1 @@
+//! # database/schema — reference solution (being written)

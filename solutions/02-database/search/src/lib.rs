@@ -1,0 +1,1 @@
+//! # database/search — reference solution (being written)

@@ -1,0 +1,1 @@
+//! # database/transactions — reference solution (being written)
