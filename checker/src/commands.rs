@@ -117,6 +117,7 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
 /// On Ctrl-C (or a polite kill), stop every test process the checker started
 /// before leaving: they run in their own process groups, so the terminal's
 /// signal does not reach them.
+#[cfg(unix)]
 pub fn stop_children_on_interrupt() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
@@ -132,6 +133,10 @@ pub fn stop_children_on_interrupt() {
         }
     });
 }
+
+/// Elsewhere Ctrl-C reaches the whole console process group, children too.
+#[cfg(not(unix))]
+pub fn stop_children_on_interrupt() {}
 
 /// `1 test`, `2 tests`.
 pub fn plural(count: usize, word: &str) -> String {
