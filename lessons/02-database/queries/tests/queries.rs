@@ -1,1 +1,434 @@
-//! Tests for database/queries (being written).
+//! Tests for database/queries: your functions on a real in-memory SQLite
+//! database. The tests check what each function returns, look at the rows
+//! with their own queries, and, for one test, watch the SQL text that
+//! reaches SQLite, where a value must never appear.
+
+use std::sync::{Arc, Mutex};
+
+use database_queries::{
+    Customer, create_schema, delete_customer, find_customer, find_customer_by_email,
+    insert_customer, rename_customer,
+};
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
+use rusqlite::{Connection, ErrorCode, params};
+
+/// Names (and emails made from them) that break SQL built by pasting text
+/// into it: quotes end a string literal early, and the rest is read as SQL.
+const AWKWARD_NAMES: [&str; 8] = [
+    "Conan O'Brien",
+    "D'Artagnan's horse",
+    "Dwayne \"The Rock\" Johnson",
+    "C:\\Users\\ada\\",
+    "100% _sure_",
+    "-- not a comment",
+    "/* nor this */",
+    "Zoë Ñandú 🦀",
+];
+
+/// A fresh in-memory database with the exercise's table.
+fn database() -> Connection {
+    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    create_schema(&db).expect("create_schema works on an empty database");
+    db
+}
+
+/// Adds a customer with the test's own SQL, with the id given.
+fn add_customer_directly(db: &Connection, id: i64, name: &str, email: &str) {
+    db.execute(
+        "INSERT INTO customers (id, name, email) VALUES (?1, ?2, ?3)",
+        params![id, name, email],
+    )
+    .expect("the test adds a customer");
+}
+
+/// Every customer, read with the test's own SQL, in id order.
+#[track_caller]
+fn all_customers(db: &Connection) -> Vec<Customer> {
+    let read = |db: &Connection| -> rusqlite::Result<Vec<Customer>> {
+        let mut statement = db.prepare("SELECT id, name, email FROM customers ORDER BY id")?;
+        let rows = statement.query_map([], |row| {
+            Ok(Customer {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                email: row.get(2)?,
+            })
+        })?;
+        rows.collect()
+    };
+    match read(db) {
+        Ok(customers) => customers,
+        Err(error) => panic!(
+            "\nThe test could not read the customers back:\n  {error}\nIs the table still \
+             there? A value that was run as SQL may have dropped it.\n"
+        ),
+    }
+}
+
+/// Three customers with ids 1, 2 and 3.
+fn three_customers(db: &Connection) -> Vec<Customer> {
+    add_customer_directly(db, 1, "Ada Lovelace", "ada@example.com");
+    add_customer_directly(db, 2, "Grace Hopper", "grace@example.com");
+    add_customer_directly(db, 3, "Alan Turing", "alan@example.com");
+    all_customers(db)
+}
+
+/// Unwraps a result of one of your functions, or fails the test saying
+/// which call returned an error.
+#[track_caller]
+fn ok<T>(result: rusqlite::Result<T>, call: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => panic!("\n{call}\nshould succeed, but returned an error:\n  {error}\n"),
+    }
+}
+
+/// An email made from a name: `Conan O'Brien` gives `conan-o'brien@example.com`.
+fn email_for(name: &str) -> String {
+    format!("{}@example.com", name.to_lowercase().replace(' ', "-"))
+}
+
+#[test]
+fn insert_returns_the_id_sqlite_gave_the_new_row() {
+    let db = database();
+    add_customer_directly(&db, 41, "Ada Lovelace", "ada@example.com");
+
+    let call = r#"insert_customer(&db, "Grace Hopper", "grace@example.com")"#;
+    let id = ok(
+        insert_customer(&db, "Grace Hopper", "grace@example.com"),
+        call,
+    );
+
+    assert_eq!(
+        id, 42,
+        "\n{call}\nadded a row to a table whose only row had id 41, so SQLite gave the new row \
+         id 42 (`db.last_insert_rowid()` says so); the function returned {id}\n"
+    );
+    let stored = all_customers(&db);
+    let grace = Customer {
+        id: 42,
+        name: "Grace Hopper".into(),
+        email: "grace@example.com".into(),
+    };
+    assert_eq!(
+        stored.get(1),
+        Some(&grace),
+        "\n{call}\nshould add this row\n"
+    );
+}
+
+#[test]
+fn find_returns_the_customer_with_that_id() {
+    let db = database();
+    let customers = three_customers(&db);
+
+    let found = ok(find_customer(&db, 2), "find_customer(&db, 2)");
+
+    assert_eq!(
+        found.as_ref(),
+        Some(&customers[1]),
+        "find_customer(&db, 2) should return customer 2"
+    );
+}
+
+#[test]
+fn find_returns_none_when_no_customer_has_that_id() {
+    let db = database();
+    three_customers(&db);
+
+    let found = ok(find_customer(&db, 4), "find_customer(&db, 4)");
+
+    assert_eq!(
+        found, None,
+        "no customer has id 4, so find_customer(&db, 4) should return Ok(None)"
+    );
+}
+
+#[test]
+fn find_by_email_returns_the_customer_with_that_email() {
+    let db = database();
+    let customers = three_customers(&db);
+
+    let call = r#"find_customer_by_email(&db, "alan@example.com")"#;
+    let found = ok(find_customer_by_email(&db, "alan@example.com"), call);
+
+    assert_eq!(
+        found.as_ref(),
+        Some(&customers[2]),
+        "\n{call}\nshould return customer 3\n"
+    );
+}
+
+#[test]
+fn find_by_email_returns_none_when_no_customer_has_that_email() {
+    let db = database();
+    three_customers(&db);
+
+    let call = r#"find_customer_by_email(&db, "nobody@example.com")"#;
+    let found = ok(find_customer_by_email(&db, "nobody@example.com"), call);
+
+    assert_eq!(found, None, "\n{call}\nshould return Ok(None)\n");
+}
+
+// ANCHOR: quotes
+#[test]
+fn names_with_quotes_and_other_special_characters_round_trip() {
+    let db = database();
+
+    for name in AWKWARD_NAMES {
+        let email = email_for(name);
+        let call = format!("insert_customer(&db, {name:?}, {email:?})");
+        let id = ok(insert_customer(&db, name, &email), &call);
+
+        let expected = Customer {
+            id,
+            name: name.to_string(),
+            email: email.clone(),
+        };
+        let by_id = ok(find_customer(&db, id), &format!("find_customer(&db, {id})"));
+        assert_eq!(
+            by_id.as_ref(),
+            Some(&expected),
+            "\n{call}\nthen find_customer(&db, {id}) should give back exactly what was stored\n"
+        );
+        let call = format!("find_customer_by_email(&db, {email:?})");
+        let by_email = ok(find_customer_by_email(&db, &email), &call);
+        assert_eq!(by_email.as_ref(), Some(&expected), "\n{call}\n");
+    }
+}
+// ANCHOR_END: quotes
+
+// ANCHOR: injection
+#[test]
+fn an_injection_shaped_name_is_stored_literally_and_runs_nothing() {
+    let db = database();
+    three_customers(&db);
+    let name = "Robert', 'bobby@example.com'); DROP TABLE customers; --";
+
+    let call = format!("insert_customer(&db, {name:?}, \"bobby@example.com\")");
+    let id = ok(insert_customer(&db, name, "bobby@example.com"), &call);
+
+    let stored = all_customers(&db);
+    assert_eq!(
+        stored.len(),
+        4,
+        "\n{call}\nshould add exactly one row to the three there were; the customers now: {stored:?}\n"
+    );
+    let bobby = ok(find_customer(&db, id), &format!("find_customer(&db, {id})"));
+    assert_eq!(
+        bobby.map(|customer| customer.name).as_deref(),
+        Some(name),
+        "\n{call}\nshould store the name as it is, letter for letter\n"
+    );
+}
+// ANCHOR_END: injection
+
+#[test]
+fn an_injection_shaped_email_finds_nothing() {
+    let db = database();
+    three_customers(&db);
+
+    for email in ["nobody@example.com' OR '1'='1", "' OR 1=1 --"] {
+        let call = format!("find_customer_by_email(&db, {email:?})");
+        let found = ok(find_customer_by_email(&db, email), &call);
+        assert_eq!(
+            found, None,
+            "\n{call}\nno customer has this email (a strange one, but only an email), so the \
+             answer is None; a customer came back, so part of the value was run as SQL\n"
+        );
+    }
+}
+
+#[test]
+fn an_injection_shaped_name_renames_only_that_customer() {
+    let db = database();
+    let before = three_customers(&db);
+    let name = "Mallory' WHERE 1=1; --";
+
+    let call = format!("rename_customer(&db, 2, {name:?})");
+    let changed = ok(rename_customer(&db, 2, name), &call);
+
+    let after = all_customers(&db);
+    let expected = vec![
+        before[0].clone(),
+        Customer {
+            name: name.to_string(),
+            ..before[1].clone()
+        },
+        before[2].clone(),
+    ];
+    assert_eq!(
+        after, expected,
+        "\n{call}\nshould give customer 2 exactly this name and leave the others alone\n"
+    );
+    assert_eq!(
+        changed, 1,
+        "\n{call}\nchanged one row, so it should return 1\n"
+    );
+}
+
+#[test]
+fn rename_changes_only_that_customer_and_reports_one_row() {
+    let db = database();
+    let before = three_customers(&db);
+
+    let call = r#"rename_customer(&db, 1, "Ada King")"#;
+    let changed = ok(rename_customer(&db, 1, "Ada King"), call);
+
+    let after = all_customers(&db);
+    let expected = vec![
+        Customer {
+            name: "Ada King".into(),
+            ..before[0].clone()
+        },
+        before[1].clone(),
+        before[2].clone(),
+    ];
+    assert_eq!(
+        after, expected,
+        "\n{call}\nshould rename customer 1 and no one else (is there a WHERE?)\n"
+    );
+    assert_eq!(
+        changed, 1,
+        "\n{call}\nchanged one row, so it should return 1\n"
+    );
+}
+
+#[test]
+fn rename_of_a_missing_customer_reports_zero_rows() {
+    let db = database();
+    let before = three_customers(&db);
+
+    let call = r#"rename_customer(&db, 4, "Nobody")"#;
+    let changed = ok(rename_customer(&db, 4, "Nobody"), call);
+
+    assert_eq!(
+        changed, 0,
+        "\n{call}\nno customer has id 4, so no row changed and it should return Ok(0)\n"
+    );
+    assert_eq!(
+        all_customers(&db),
+        before,
+        "\n{call}\nshould change no row\n"
+    );
+}
+
+#[test]
+fn delete_removes_only_that_customer_and_reports_one_row() {
+    let db = database();
+    let before = three_customers(&db);
+
+    let deleted = ok(delete_customer(&db, 2), "delete_customer(&db, 2)");
+
+    let expected = vec![before[0].clone(), before[2].clone()];
+    assert_eq!(
+        all_customers(&db),
+        expected,
+        "delete_customer(&db, 2) should delete customer 2 and no one else"
+    );
+    assert_eq!(
+        deleted, 1,
+        "delete_customer(&db, 2) deleted one row, so it should return 1"
+    );
+}
+
+#[test]
+fn delete_of_a_missing_customer_reports_zero_rows() {
+    let db = database();
+    let before = three_customers(&db);
+
+    let deleted = ok(delete_customer(&db, 4), "delete_customer(&db, 4)");
+
+    assert_eq!(
+        deleted, 0,
+        "no customer has id 4, so delete_customer(&db, 4) deleted nothing and should return Ok(0)"
+    );
+    assert_eq!(
+        all_customers(&db),
+        before,
+        "delete_customer(&db, 4) should delete no row"
+    );
+}
+
+#[test]
+fn an_insert_the_table_refuses_returns_the_error() {
+    let db = database();
+    three_customers(&db);
+
+    let call = r#"insert_customer(&db, "Ada King", "ada@example.com")"#;
+    match insert_customer(&db, "Ada King", "ada@example.com") {
+        Ok(id) => panic!(
+            "\n{call}\nshould return an error: ada@example.com is already customer 1's email and \
+             emails are UNIQUE; it returned Ok({id})\n"
+        ),
+        Err(error) => assert_eq!(
+            error.sqlite_error_code(),
+            Some(ErrorCode::ConstraintViolation),
+            "\n{call}\nshould return SQLite's own error, a constraint violation; it returned: {error}\n"
+        ),
+    }
+}
+
+/// Records the SQL text of every statement `db` runs from now on, as SQLite
+/// receives it: a bound parameter shows as `?1`, a value pasted into the
+/// text shows as itself.
+fn record_statements(db: &mut Connection) -> Arc<Mutex<Vec<String>>> {
+    let statements = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Arc::clone(&statements);
+    db.trace_v2(
+        TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(move |event: TraceEvent<'_>| {
+            if let TraceEvent::Stmt(_, sql) = event {
+                recorder.lock().unwrap().push(sql.to_string());
+            }
+        }),
+    )
+    .expect("the test watches the statements");
+    statements
+}
+
+/// Fails if a statement run since the last check contains one of `values`.
+#[track_caller]
+fn assert_values_not_in_sql(statements: &Mutex<Vec<String>>, call: &str, values: &[&str]) {
+    let run: Vec<String> = statements.lock().unwrap().drain(..).collect();
+    for sql in &run {
+        for value in values {
+            if sql.contains(value) {
+                panic!(
+                    "\n{call}\nsent SQLite this SQL:\n  {sql}\nThe value {value:?} is written into the \
+                     SQL text. Write a placeholder (?1, ?2, ...) in the SQL instead and pass the \
+                     value as a parameter, so SQLite never reads it as SQL.\n"
+                );
+            }
+        }
+    }
+}
+
+// ANCHOR: bound
+#[test]
+fn values_are_bound_as_parameters_never_pasted_into_the_sql() {
+    let mut db = database();
+    add_customer_directly(&db, 73105, "Ada Lovelace", "ada@example.com");
+    let statements = record_statements(&mut db);
+
+    let call = r#"insert_customer(&db, "Zaphod Beeblebrox", "zaphod@example.com")"#;
+    ok(
+        insert_customer(&db, "Zaphod Beeblebrox", "zaphod@example.com"),
+        call,
+    );
+    assert_values_not_in_sql(&statements, call, &["Zaphod", "zaphod@example.com"]);
+
+    ok(find_customer(&db, 73105), "find_customer(&db, 73105)");
+    assert_values_not_in_sql(&statements, "find_customer(&db, 73105)", &["73105"]);
+
+    let call = r#"find_customer_by_email(&db, "ada@example.com")"#;
+    ok(find_customer_by_email(&db, "ada@example.com"), call);
+    assert_values_not_in_sql(&statements, call, &["ada@example.com"]);
+
+    let call = r#"rename_customer(&db, 73105, "Ada King")"#;
+    ok(rename_customer(&db, 73105, "Ada King"), call);
+    assert_values_not_in_sql(&statements, call, &["73105", "Ada King"]);
+
+    ok(delete_customer(&db, 73105), "delete_customer(&db, 73105)");
+    assert_values_not_in_sql(&statements, "delete_customer(&db, 73105)", &["73105"]);
+}
+// ANCHOR_END: bound
