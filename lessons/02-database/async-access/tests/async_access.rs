@@ -1,1 +1,523 @@
-//! Tests for database/async-access (being written).
+//! Tests for database/async-access: a real server on 127.0.0.1 in front of a
+//! real SQLite file in a temporary folder, and the pool used directly.
+//!
+//! Two tests watch the async runtime itself: a timer ticks every few
+//! milliseconds on the test's single runtime thread while slow SQLite work
+//! runs. If that work blocks the runtime's thread, the ticks stop until it
+//! is done, and the longest gap between ticks gives it away.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use database_async_access::{Pool, app, create_schema, heavy_report};
+use rusqlite::Connection;
+use testkit::tempfile::TempDir;
+use testkit::{TestServer, json};
+use tokio::sync::oneshot;
+use tokio::time::MissedTickBehavior;
+
+/// A busy timeout long enough never to expire in these tests.
+const PATIENT: Duration = Duration::from_secs(10);
+
+/// How long the slow work of the runtime tests should take on this machine.
+const SLOW_WORK: Duration = Duration::from_millis(600);
+
+/// A pause of the async runtime shorter than this goes unnoticed: a loaded
+/// machine may not run the test's thread for a few tens of milliseconds.
+const NOTICEABLE: Duration = Duration::from_millis(100);
+
+/// A SQLite file with the app's schema, in a folder removed when dropped.
+struct Database {
+    _folder: TempDir,
+    path: PathBuf,
+}
+
+impl Database {
+    fn new() -> Database {
+        let folder = testkit::tempfile::tempdir().expect("the test could not create a temp folder");
+        let path = folder.path().join("notes.db");
+        let db = Connection::open(&path).expect("the test could not create its database");
+        create_schema(&db).expect("create_schema works on an empty database");
+        Database {
+            _folder: folder,
+            path,
+        }
+    }
+
+    /// The pool under test: `Pool::open` on this file.
+    fn pool(&self, size: usize, busy_timeout: Duration) -> Pool {
+        match Pool::open(&self.path, size, busy_timeout) {
+            Ok(pool) => pool,
+            Err(error) => panic!("\nPool::open returned an error: {error}\n"),
+        }
+    }
+
+    /// The texts of every note in the file, read with a connection of the
+    /// test's own.
+    fn stored_texts(&self) -> Vec<String> {
+        let db = Connection::open(&self.path).expect("the test could not open the database");
+        let mut statement = db
+            .prepare("SELECT text FROM notes ORDER BY id")
+            .expect("the notes table can be read");
+        statement
+            .query_map([], |row| row.get(0))
+            .expect("the notes table can be read")
+            .collect::<rusqlite::Result<_>>()
+            .expect("the notes table can be read")
+    }
+}
+
+/// Runs `job` on the pool, failing the test with a plain message if it
+/// returns an error.
+async fn run<T, F>(pool: &Pool, job: F) -> T
+where
+    F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match pool.run(job).await {
+        Ok(value) => value,
+        Err(error) => panic!("\nPool::run returned an error for a job that cannot fail: {error}\n"),
+    }
+}
+
+/// What a spawned job returned, failing the test with a plain message if it
+/// panicked.
+fn finished<T>(job: Result<T, tokio::task::JoinError>) -> T {
+    match job {
+        Ok(value) => value,
+        Err(error) => panic!("\nA job given to Pool::run panicked: {error}\n"),
+    }
+}
+
+#[tokio::test]
+async fn a_created_note_answers_201_and_is_stored_in_the_file() {
+    let database = Database::new();
+    let server = TestServer::spawn(app(database.pool(2, PATIENT))).await;
+
+    let reply = server
+        .post("/notes")
+        .json(&json!({ "text": "buy milk" }))
+        .send()
+        .await;
+
+    reply
+        .assert_status(201)
+        .assert_content_type("application/json");
+    let Some(id) = reply.json()["id"].as_i64() else {
+        reply.fail("expected a JSON body of the shape {\"id\": 1, \"text\": \"buy milk\"}");
+    };
+    reply.assert_json(&json!({ "id": id, "text": "buy milk" }));
+    let stored = database.stored_texts();
+    if stored != ["buy milk"] {
+        reply.fail(&format!(
+            "the note should now be in the database file, but the notes table holds {stored:?}"
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_count_and_the_report_answer_with_their_numbers() {
+    let database = Database::new();
+    let server = TestServer::spawn(app(database.pool(2, PATIENT))).await;
+    for text in ["one", "two"] {
+        let created = server.post("/notes").json(&json!({ "text": text })).send();
+        created.await.assert_status(201);
+    }
+
+    server
+        .get("/notes/count")
+        .send()
+        .await
+        .assert_status(200)
+        .assert_content_type("application/json")
+        .assert_json(&json!({ "count": 2 }));
+    server
+        .get("/report?rows=10")
+        .send()
+        .await
+        .assert_status(200)
+        .assert_content_type("application/json")
+        .assert_json(&json!({ "rows": 10, "total": 55 }));
+}
+
+// ANCHOR: concurrent_writes
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_writes_all_succeed_and_are_stored() {
+    let database = Database::new();
+    let server = TestServer::spawn(app(database.pool(4, PATIENT))).await;
+
+    // All hundred requests are sent at once, and answered in any order.
+    let requests: Vec<_> = (0..100)
+        .map(|number| {
+            let body = json!({ "text": format!("note {number}") });
+            tokio::spawn(server.post("/notes").json(&body).send())
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for request in requests {
+        let reply = request.await.expect("the request task does not panic");
+        if reply.status() != 201 {
+            reply.fail(
+                "every one of 100 concurrent POST /notes should answer 201 Created. With \
+                 several connections writing at once, a connection that does not wait \
+                 for the write lock (its busy timeout) fails with `database is locked`",
+            );
+        }
+        ids.insert(reply.json()["id"].as_i64());
+    }
+
+    assert_eq!(
+        ids.len(),
+        100,
+        "\n100 notes were created, but their replies hold only {} different ids\n",
+        ids.len()
+    );
+    let stored: BTreeSet<String> = database.stored_texts().into_iter().collect();
+    let sent: BTreeSet<String> = (0..100).map(|number| format!("note {number}")).collect();
+    assert!(
+        stored == sent,
+        "\nAll 100 POST /notes answered 201, so the file should hold the 100 notes \
+         `note 0` to `note 99`; it holds {} notes, and these sent notes are missing: {:?}\n",
+        stored.len(),
+        sent.difference(&stored).collect::<Vec<_>>()
+    );
+    server
+        .get("/notes/count")
+        .send()
+        .await
+        .assert_status(200)
+        .assert_json(&json!({ "count": 100 }));
+}
+// ANCHOR_END: concurrent_writes
+
+/// Runs `count` jobs on the pool at once. Each job reads something with
+/// `read`, then waits until all `count` jobs are running at the same time
+/// (which proves they hold `count` different connections), for 5 seconds at
+/// most. Returns what each job read, or how many jobs were ever running at
+/// the same time if not all of them were.
+async fn run_all_at_once<T>(
+    pool: &Pool,
+    count: usize,
+    read: fn(&mut Connection) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, usize>
+where
+    T: Send + 'static,
+{
+    let meeting = Arc::new(Meeting::default());
+    let jobs: Vec<_> = (0..count)
+        .map(|_| {
+            let pool = pool.clone();
+            let meeting = Arc::clone(&meeting);
+            tokio::spawn(async move {
+                let job = move |db: &mut Connection| {
+                    let value = read(db)?;
+                    Ok((value, meeting.arrive_and_wait(count)))
+                };
+                run(&pool, job).await
+            })
+        })
+        .collect();
+    let mut values = Vec::new();
+    let mut all_met = true;
+    for job in jobs {
+        let (value, met) = finished(job.await);
+        values.push(value);
+        all_met &= met;
+    }
+    if all_met {
+        Ok(values)
+    } else {
+        Err(meeting.most_present())
+    }
+}
+
+/// Where concurrent jobs wait for each other.
+#[derive(Default)]
+struct Meeting {
+    state: Mutex<MeetingState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct MeetingState {
+    present: usize,
+    most_present: usize,
+    arrived: usize,
+    gave_up: bool,
+}
+
+impl Meeting {
+    /// Waits until `count` jobs are here at once; false if that did not
+    /// happen within 5 seconds (then later arrivals do not wait either).
+    fn arrive_and_wait(&self, count: usize) -> bool {
+        let mut state = self.state.lock().unwrap();
+        state.present += 1;
+        state.arrived += 1;
+        state.most_present = state.most_present.max(state.present);
+        self.changed.notify_all();
+        let wait = Duration::from_secs(5);
+        let (mut state, _) = self
+            .changed
+            .wait_timeout_while(state, wait, |state| state.arrived < count && !state.gave_up)
+            .unwrap();
+        let all_met = state.arrived >= count && !state.gave_up;
+        if !all_met {
+            state.gave_up = true;
+        }
+        state.present -= 1;
+        self.changed.notify_all();
+        all_met
+    }
+
+    fn most_present(&self) -> usize {
+        self.state.lock().unwrap().most_present
+    }
+}
+
+fn journal_mode(db: &mut Connection) -> rusqlite::Result<String> {
+    db.pragma_query_value(None, "journal_mode", |row| row.get(0))
+}
+
+fn busy_timeout_in_ms(db: &mut Connection) -> rusqlite::Result<i64> {
+    db.pragma_query_value(None, "busy_timeout", |row| row.get(0))
+}
+
+#[tokio::test]
+async fn a_pool_of_four_runs_four_jobs_at_the_same_time() {
+    let database = Database::new();
+    let pool = database.pool(4, PATIENT);
+
+    let outcome = run_all_at_once(&pool, 4, journal_mode).await;
+
+    if let Err(most) = outcome {
+        panic!(
+            "\nFour jobs were given at once to a pool of four connections, so all four \
+             should run at the same time, each on a connection of its own; at most {most} \
+             ran at the same time.\n"
+        );
+    }
+}
+
+// ANCHOR: pragmas
+#[tokio::test]
+async fn every_connection_is_in_wal_mode_with_the_busy_timeout_it_was_given() {
+    let database = Database::new();
+    let pool = database.pool(3, Duration::from_millis(1500));
+
+    let pragmas = |db: &mut Connection| Ok((journal_mode(db)?, busy_timeout_in_ms(db)?));
+    let Ok(connections) = run_all_at_once(&pool, 3, pragmas).await else {
+        panic!("\nA pool of three connections did not run three jobs at the same time.\n");
+    };
+
+    for (mode, busy_timeout) in connections {
+        assert_eq!(
+            mode, "wal",
+            "\nEvery connection of the pool should use WAL mode, but \
+             `PRAGMA journal_mode` read `{mode}` on one of them\n"
+        );
+        assert_eq!(
+            busy_timeout, 1500,
+            "\nThe pool was opened with a busy timeout of 1.5 s, but `PRAGMA busy_timeout` \
+             read {busy_timeout} (milliseconds) on one of its connections\n"
+        );
+    }
+}
+// ANCHOR_END: pragmas
+
+/// Whether `db` is used for the first time by this test: the first call on
+/// each connection creates a temporary table, which lives as long as the
+/// connection and is seen by no other connection.
+fn first_use(db: &mut Connection) -> rusqlite::Result<bool> {
+    db.execute_batch("CREATE TEMP TABLE IF NOT EXISTS uses (n INTEGER)")?;
+    let earlier_uses: i64 = db.query_row("SELECT count(*) FROM temp.uses", [], |row| row.get(0))?;
+    db.execute("INSERT INTO temp.uses (n) VALUES (1)", [])?;
+    Ok(earlier_uses == 0)
+}
+
+#[tokio::test]
+async fn jobs_wait_for_a_free_connection_and_reuse_the_pools_connections() {
+    let database = Database::new();
+    let pool = database.pool(2, PATIENT);
+
+    let jobs: Vec<_> = (0..20)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { run(&pool, first_use).await })
+        })
+        .collect();
+    let mut connections = 0;
+    for job in jobs {
+        if finished(job.await) {
+            connections += 1;
+        }
+    }
+
+    assert!(
+        connections <= 2,
+        "\n20 jobs were given at once to a pool of two connections: they should take \
+         turns on those two, but they ran on {connections} different connections. A pool \
+         opens its connections once, and a job waits for one to be free.\n"
+    );
+}
+
+#[test]
+fn a_job_that_panics_gives_its_connection_back() {
+    let database = Database::new();
+    let pool = database.pool(1, PATIENT);
+
+    // The jobs run on a thread and a runtime of their own, which report each
+    // step: if the second job waits forever, even blocking its thread, this
+    // test still ends, and says why.
+    let (report, steps) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the test could not start a runtime");
+        runtime.block_on(async move {
+            let panicking = pool.clone();
+            let job = |_: &mut Connection| -> rusqlite::Result<()> { panic!("a job that panics") };
+            let first = tokio::spawn(async move { panicking.run(job).await }).await;
+            let _ = report.send(match first {
+                Err(error) if error.is_panic() => Ok(()),
+                other => Err(format!("{other:?}")),
+            });
+            let next = tokio::spawn(async move { pool.run(journal_mode).await }).await;
+            let _ = report.send(match next {
+                Ok(Ok(_)) => Ok(()),
+                other => Err(format!("{other:?}")),
+            });
+        });
+    });
+
+    let wait = Duration::from_secs(10);
+    match steps.recv_timeout(wait) {
+        Ok(Ok(())) => {}
+        Ok(Err(outcome)) => panic!(
+            "\nA job panicked, so its `run` should panic too (the panic continues in the \
+             caller), but it returned {outcome}\n"
+        ),
+        Err(_) => panic!("\nA job that panics did not make its `run` end within 10 seconds.\n"),
+    }
+    match steps.recv_timeout(wait) {
+        Ok(Ok(())) => {}
+        Ok(Err(outcome)) => panic!(
+            "\nA pool of one connection ran a job that panicked; the next job should \
+             then run as usual, but it ended with {outcome}\n"
+        ),
+        Err(_) => panic!(
+            "\nA pool of one connection ran a job that panicked; the next job then waited \
+             10 seconds for a connection and got none. The connection must go back to the \
+             pool when a job ends, also when it ends with a panic.\n"
+        ),
+    }
+}
+
+// ANCHOR: ticking
+/// Runs `work` to its end while a timer ticks every 5 ms on the same runtime.
+/// Returns what `work` returned, how long it took, and the longest time the
+/// runtime went without ticking. Nothing else runs on the runtime's thread
+/// while it is blocked, not even a timer: a blocking call shows up as a gap
+/// as long as the call.
+async fn run_while_ticking<F: Future>(work: F) -> (F::Output, Duration, Duration) {
+    let started = Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(5));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_tick = Instant::now();
+    let mut longest_gap = Duration::ZERO;
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            output = &mut work => {
+                let longest_gap = longest_gap.max(last_tick.elapsed());
+                return (output, started.elapsed(), longest_gap);
+            }
+            _ = ticks.tick() => {
+                longest_gap = longest_gap.max(last_tick.elapsed());
+                last_tick = Instant::now();
+            }
+        }
+    }
+}
+// ANCHOR_END: ticking
+
+/// How many rows make `heavy_report` take about [`SLOW_WORK`] here and now,
+/// measured on a connection of the test's own.
+fn rows_for_slow_work() -> i64 {
+    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let mut rows: i64 = 10_000;
+    loop {
+        let started = Instant::now();
+        heavy_report(&db, rows).expect("heavy_report works");
+        let took = started.elapsed();
+        if took >= Duration::from_millis(50) {
+            let scale = SLOW_WORK.as_secs_f64() / took.as_secs_f64();
+            return (rows as f64 * scale) as i64;
+        }
+        rows *= 4;
+    }
+}
+
+/// Fails if the runtime stopped ticking for a noticeable time that was more
+/// than half of the time `work` took: then `work` blocked the runtime's only
+/// thread.
+#[track_caller]
+fn assert_kept_ticking(took: Duration, longest_gap: Duration, work: &str) {
+    if longest_gap > NOTICEABLE && longest_gap > took / 2 {
+        panic!(
+            "\n{work} took {took:.2?}, and for {longest_gap:.2?} of it the async runtime \
+             could not run anything else: a 5 ms timer on the runtime's thread did not \
+             tick. A SQLite call (or a wait for a connection) blocked the thread that \
+             runs async tasks. Run SQLite work with tokio::task::spawn_blocking, and \
+             wait for a free connection with an async wait.\n"
+        );
+    }
+}
+
+// ANCHOR: slow_report
+#[tokio::test] // one runtime thread, shared by the server and the test
+async fn a_slow_report_does_not_stop_the_runtime() {
+    let database = Database::new();
+    let rows = rows_for_slow_work();
+    let server = TestServer::spawn(app(database.pool(2, PATIENT))).await;
+
+    let request = server.get(&format!("/report?rows={rows}")).send();
+    let (reply, took, longest_gap) = run_while_ticking(request).await;
+
+    reply.assert_status(200);
+    assert_kept_ticking(took, longest_gap, &format!("GET /report?rows={rows}"));
+}
+// ANCHOR_END: slow_report
+
+#[tokio::test]
+async fn waiting_for_a_busy_connection_does_not_stop_the_runtime() {
+    let database = Database::new();
+    let rows = rows_for_slow_work();
+    let pool = database.pool(1, PATIENT);
+
+    // A slow job takes the pool's only connection...
+    let (started, job_started) = oneshot::channel();
+    let slow_pool = pool.clone();
+    let slow = tokio::spawn(async move {
+        let job = move |db: &mut Connection| {
+            let _ = started.send(());
+            heavy_report(db, rows)
+        };
+        run(&slow_pool, job).await
+    });
+    if job_started.await.is_err() {
+        panic!("\nA job given to Pool::run never started.\n");
+    }
+    // ...so this one has to wait for it.
+    let (_, took, longest_gap) = run_while_ticking(run(&pool, journal_mode)).await;
+
+    finished(slow.await);
+    assert_kept_ticking(
+        took,
+        longest_gap,
+        "Waiting for the only connection of a pool, busy with a slow job,",
+    );
+}
