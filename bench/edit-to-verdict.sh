@@ -5,8 +5,11 @@
 #   - a no-change `cargo checker check ID`.
 # Usage: bench/edit-to-verdict.sh [EXERCISE_ID] [RUNS]   (default: server/hello 7)
 # Prints medians, the ratio, and the goals they are held to. Restores the file.
+# It works on the workbook it belongs to (bench/all.sh runs it in a copy).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+source "$REPO/bench/lib.sh"
+cd "$REPO"
 
 id="${1:-server/hello}"
 runs="${2:-7}"
@@ -21,8 +24,8 @@ trap 'cp "$backup" "$file"; rm -f "$backup"' EXIT
 
 now() { date +%s%N; }
 edit() { printf '// bench edit %s\n' "$1" >> "$file"; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+echo "Edit to verdict on $id: $(machine)"
 echo "Warming up: building $id and the checker..."
 cargo build --quiet --package checker
 cargo checker check "$id" >/dev/null || true
@@ -45,11 +48,11 @@ done
 checker=$(printf '%s\n' "${checker_ms[@]}" | median)
 raw=$(printf '%s\n' "${cargo_ms[@]}" | median)
 nochange=$(printf '%s\n' "${nochange_ms[@]}" | median)
-ratio=$(awk -v a="$checker" -v b="$raw" 'BEGIN {printf "%.2f", a / b}')
+ratio=$(ratio "$checker" "$raw")
 
 echo
-echo "exercise $id, $runs runs, $(nproc) cores, medians:"
-printf '  edit-to-verdict, cargo checker check : %6s ms   (goal: under 1500 ms)\n' "$checker"
-printf '  edit-to-test-result, raw cargo test  : %6s ms\n' "$raw"
-printf '  ratio checker / raw cargo            : %6s      (goal: at most 1.10)\n' "$ratio"
-printf '  no-change cargo checker check        : %6s ms   (goal: under 500 ms)\n' "$nochange"
+echo "exercise $id, $runs runs, medians, load now $(load):"
+figure "edit-to-verdict, cargo checker check" "$checker" "ms" "under 1500 ms" 1499.999
+printf '  %-44s %9s ms\n' "edit-to-test-result, raw cargo test" "$raw"
+figure "ratio checker / raw cargo" "$ratio" "" "at most 1.10" 1.10
+figure "no-change cargo checker check" "$nochange" "ms" "under 500 ms" 499.999

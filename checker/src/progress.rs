@@ -1,20 +1,30 @@
 //! The learner's progress: one small JSON file at the workbook root, ignored
 //! by git. It only caches what the tests said, so deleting it loses nothing a
 //! `check --all` cannot rebuild (except which hints were shown).
+//!
+//! Several checkers may run at once (watch mode in one terminal, a
+//! `check --all` in another). Every change is a read-modify-write under a
+//! lock file beside the progress, and every write replaces the file
+//! atomically, so no checker loses another's change and no reader ever sees
+//! half a file. A write that fails (a read-only folder, a full disk) leaves
+//! the old file whole and says why.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
+use std::io::{self, ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
 
 use crate::outcome::{Outcome, Status};
 
 pub const PROGRESS_FILE: &str = ".workbook-progress.json";
 const FORMAT_VERSION: u32 = 1;
+/// How long a checker waits for the progress lock before saying that it
+/// waits (another checker holds it for milliseconds while it saves).
+const QUIET_WAIT: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Progress {
@@ -67,77 +77,184 @@ impl Store {
         &self.path
     }
 
-    /// Reads the progress. A file that cannot be read as progress is moved
-    /// aside (never deleted) and a warning says so: the learner starts over
-    /// from what the tests say, not from an error.
-    pub fn load(&self) -> Result<Progress> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Progress::fresh());
-            }
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot read {}", self.path.display()));
-            }
-        };
-        let problem = match serde_json::from_str::<Progress>(&text) {
-            Ok(progress) if progress.version <= FORMAT_VERSION => return Ok(progress),
-            Ok(progress) => format!(
-                "it was written by a newer checker (format {}, this one reads {FORMAT_VERSION})",
-                progress.version
-            ),
-            Err(error) => format!("it is not valid progress ({error})"),
-        };
-        let backup = self.backup_path();
-        fs::rename(&self.path, &backup)
-            .with_context(|| format!("cannot move the unreadable {} aside", self.path.display()))?;
-        crate::term::warn(&format!(
-            "{} could not be read: {problem}. It was kept as {}; run `cargo checker check --all` to rebuild your progress.",
-            PROGRESS_FILE,
-            backup.file_name().unwrap_or_default().to_string_lossy()
-        ));
-        Ok(Progress::fresh())
+    /// The lock file that serialises changes to the progress.
+    pub fn lock_path(&self) -> PathBuf {
+        self.sibling(".lock")
     }
 
-    fn backup_path(&self) -> PathBuf {
+    fn sibling(&self, suffix: &str) -> PathBuf {
         let mut name = self.path.as_os_str().to_owned();
-        name.push(format!(".broken-{}", now()));
+        name.push(suffix);
         PathBuf::from(name)
     }
 
-    /// Loads the newest progress, applies `change` and saves it atomically,
-    /// so two checkers that both write lose as little as possible.
+    /// Reads the progress. A file that cannot be read as progress (cut
+    /// short, garbage, not UTF-8, a newer format) is moved aside (never
+    /// deleted) and a warning says so: the learner starts over from what the
+    /// tests say, not from an error.
+    pub fn load(&self) -> Result<Progress> {
+        // Another checker may move the same broken file aside first.
+        for _ in 0..3 {
+            let bytes = match fs::read(&self.path) {
+                Ok(bytes) => bytes,
+                Err(error) if error.kind() == ErrorKind::NotFound => {
+                    return Ok(Progress::fresh());
+                }
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("cannot read {}", self.path.display()));
+                }
+            };
+            let problem = match serde_json::from_slice::<Progress>(&bytes) {
+                Ok(progress) if progress.version <= FORMAT_VERSION => return Ok(progress),
+                Ok(progress) => format!(
+                    "it was written by a newer checker (format {}, this one reads {FORMAT_VERSION})",
+                    progress.version
+                ),
+                Err(error) if bytes.iter().all(u8::is_ascii_whitespace) => {
+                    format!("it is empty ({error})")
+                }
+                Err(error) => format!("it is not valid progress ({error})"),
+            };
+            let backup = self.backup_path();
+            match fs::rename(&self.path, &backup) {
+                Ok(()) => {}
+                Err(error) if error.kind() == ErrorKind::NotFound => continue,
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!(
+                            "{} could not be read ({problem}), and cannot be moved aside",
+                            self.path.display()
+                        )
+                    });
+                }
+            }
+            crate::term::warn(&format!(
+                "{} could not be read: {problem}. It was kept as {}; run `cargo checker check --all` to rebuild your progress.",
+                PROGRESS_FILE,
+                backup.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            return Ok(Progress::fresh());
+        }
+        Ok(Progress::fresh())
+    }
+
+    /// `.workbook-progress.json.broken-SECONDS`, with a count if that is taken.
+    fn backup_path(&self) -> PathBuf {
+        let stamp = now();
+        let mut backup = self.sibling(&format!(".broken-{stamp}"));
+        let mut n = 1;
+        while backup.exists() {
+            n += 1;
+            backup = self.sibling(&format!(".broken-{stamp}-{n}"));
+        }
+        backup
+    }
+
+    /// Loads the newest progress, applies `change` and saves it, holding the
+    /// lock throughout: two checkers that change progress at once both keep
+    /// their change.
     pub fn update<T>(&self, change: impl FnOnce(&mut Progress) -> T) -> Result<T> {
+        let lock = self.lock()?;
         let mut progress = self.load()?;
         let result = change(&mut progress);
-        self.save(&progress)?;
+        self.write(&progress, &lock)?;
         Ok(result)
     }
 
+    /// Takes the progress lock, waiting for another checker that holds it
+    /// (and saying so if that takes a while). Where files cannot be locked,
+    /// changes go on unlocked: the atomic replace still keeps the file whole.
+    fn lock(&self) -> Result<Lock> {
+        let path = self.lock_path();
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            // A lock file left in a folder that is now read-only still locks.
+            .or_else(|_| fs::File::open(&path))
+            .map_err(|error| self.save_error(error))?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { held: Some(file) }),
+                Err(fs::TryLockError::WouldBlock) if started.elapsed() < QUIET_WAIT => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(fs::TryLockError::WouldBlock) => break,
+                Err(fs::TryLockError::Error(_)) => return Ok(Lock { held: None }),
+            }
+        }
+        crate::run::clear_progress_line();
+        eprintln!(
+            "Waiting for another checker to finish saving progress (it holds {})...",
+            path.display()
+        );
+        Ok(Lock {
+            held: file.lock().is_ok().then_some(file),
+        })
+    }
+
     /// Writes to a temporary file beside the target, then renames it over:
-    /// a crash or a full disk leaves the old file whole.
-    pub fn save(&self, progress: &Progress) -> Result<()> {
+    /// a crash, Ctrl-C or a full disk leaves the old file whole.
+    fn write(&self, progress: &Progress, lock: &Lock) -> Result<()> {
         let text = serde_json::to_string_pretty(progress).expect("progress always serialises");
-        let mut temp = self.path.as_os_str().to_owned();
-        temp.push(format!(".tmp-{}", std::process::id()));
-        let temp = PathBuf::from(temp);
-        let written = fs::File::create(&temp).and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()
-        });
-        let result = written.and_then(|()| fs::rename(&temp, &self.path));
+        // Under the lock one name is enough, and a leftover of a checker
+        // killed while saving is replaced rather than piling up.
+        let temp = if lock.held.is_some() {
+            self.sibling(".tmp")
+        } else {
+            self.sibling(&format!(".tmp-{}", std::process::id()))
+        };
+        let result = write_new(&temp, text.as_bytes()).and_then(|()| fs::rename(&temp, &self.path));
         if let Err(error) = result {
             let _ = fs::remove_file(&temp);
-            return Err(error).with_context(|| {
-                format!(
-                    "cannot save progress to {} (your previous progress is unchanged)",
-                    self.path.display()
-                )
-            });
+            return Err(self.save_error(error));
         }
         Ok(())
     }
+
+    /// Why progress could not be saved, in words a learner can act on.
+    fn save_error(&self, error: io::Error) -> anyhow::Error {
+        let folder = self.path.parent().unwrap_or(Path::new("."));
+        let why = match error.kind() {
+            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+                format!("the folder {} is read-only for you", folder.display())
+            }
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => "the disk is full".to_string(),
+            ErrorKind::FileTooLarge => "a file size limit (ulimit -f) stops the write".to_string(),
+            _ => "writing failed".to_string(),
+        };
+        anyhow!(
+            "cannot save progress to {}: {why} ({error}). Your previous progress is unchanged.",
+            self.path.display()
+        )
+    }
+}
+
+/// The progress lock, released when dropped; `None` where files cannot be
+/// locked.
+struct Lock {
+    held: Option<fs::File>,
+}
+
+/// Creates `path` afresh (a file or link already there is removed, never
+/// followed) and writes `bytes` and a newline to disk.
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.write_all(b"\n")?;
+    file.sync_all()
 }
 
 impl Progress {
@@ -222,6 +339,28 @@ mod tests {
             .collect();
         assert_eq!(backups.len(), 1);
         assert_eq!(fs::read_to_string(backups[0].path()).unwrap(), "{ not json");
+    }
+
+    #[test]
+    fn garbage_that_is_not_even_utf8_is_kept_aside_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let garbage = [0xff, 0xfe, 0x00, b'{', 0x80];
+        for _ in 0..2 {
+            fs::write(store.path(), garbage).unwrap();
+            assert!(store.load().unwrap().exercises.is_empty());
+        }
+        let backups: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".broken-"))
+            .map(|e| fs::read(e.path()).unwrap())
+            .collect();
+        assert_eq!(
+            backups,
+            vec![garbage.to_vec(), garbage.to_vec()],
+            "two backups, none overwritten"
+        );
     }
 
     #[test]

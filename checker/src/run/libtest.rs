@@ -1,6 +1,14 @@
 //! Reads the human output of a libtest binary (stable Rust has no
 //! machine-readable test output): `test NAME ... ok|FAILED|ignored` lines and
 //! the `---- NAME stdout ----` blocks of the `failures:` section.
+//!
+//! The tests' own code writes to the same stream (a child process, or
+//! `io::stdout()`, which libtest does not capture), so everything here is
+//! bounded, whatever it prints: each test's output keeps its start and its
+//! end, at most [`MAX_BLOCKS`] outputs are kept, and the names of results fit
+//! in [`NAMES_BUDGET`]. A line that
+//! imitates libtest's cannot turn a failure into a pass: a test reported
+//! twice with different results has failed.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -10,6 +18,16 @@ use super::process::LineSink;
 /// kept. The end matters most: a panic message comes last.
 const HEAD_BYTES: usize = 8 * 1024;
 const TAIL_BYTES: usize = 8 * 1024;
+/// What a kept line costs beyond its text (its newline, its allocation), so
+/// that a flood of empty lines is bounded like any other.
+const LINE_COST: usize = 32;
+/// How many bytes of test names (results and output blocks) one run may
+/// hold; a real test binary uses a few kilobytes.
+pub const NAMES_BUDGET: usize = 4 << 20;
+/// How many tests' outputs one run may hold (each up to `HEAD_BYTES +
+/// TAIL_BYTES`, and a name up to a line's length), apart from the names
+/// budget: a flood of fake results cannot crowd out the real failures.
+const MAX_BLOCKS: usize = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestState {
@@ -21,14 +39,35 @@ pub enum TestState {
 /// What one run of a test binary reported.
 #[derive(Debug, Default)]
 pub struct LibtestOutput {
-    /// Results in the order they were reported.
+    /// Results in the order they were first reported, one per test.
     pub results: Vec<(String, TestState)>,
-    /// Captured output of failed tests, by name.
+    /// Where each test is in `results`.
+    index: HashMap<String, usize>,
+    /// Captured output of failed tests, by name (complete once the stream
+    /// is finished).
     pub outputs: HashMap<String, CapturedOutput>,
     pub finished: bool,
-    block: Option<String>,
+    /// libtest has begun its `failures:` section, where output blocks are.
+    in_failures: bool,
+    block: Block,
+    /// Bytes of names held in `results` and `index`.
+    names_bytes: usize,
+    /// Result lines and output blocks left out because the run had named
+    /// too many tests already (only output imitating libtest's does that).
+    pub dropped_names: u64,
     /// Lines that are not libtest's own (output of child processes, crashes).
     pub stray: super::process::Tail,
+}
+
+/// Which test's output block the lines belong to. The open block is kept
+/// out of `outputs`, so that a line costs no lookup.
+#[derive(Debug, Default)]
+enum Block {
+    #[default]
+    None,
+    Test(String, CapturedOutput),
+    /// A block past the budget: its lines are dropped.
+    Dropped,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -43,27 +82,81 @@ pub struct CapturedOutput {
 
 impl LineSink for LibtestOutput {
     fn line(&mut self, line: &str) {
-        if let Some(name) = block_start(line) {
-            self.block = Some(name.to_string());
-            self.outputs.entry(name.to_string()).or_default();
+        // Output blocks come after the results, in the `failures:` section:
+        // one printed earlier is the tests' own output imitating libtest.
+        if let Some(name) = block_start(line).filter(|_| self.in_failures) {
+            self.close_block();
+            self.block = match self.outputs.remove(name) {
+                Some(output) => Block::Test(name.to_string(), output),
+                None if self.outputs.len() < MAX_BLOCKS => {
+                    Block::Test(name.to_string(), CapturedOutput::default())
+                }
+                None => {
+                    self.dropped_names += 1;
+                    Block::Dropped
+                }
+            };
             return;
         }
         if line == "failures:" || line.starts_with("test result: ") {
-            self.block = None;
+            self.close_block();
+            self.in_failures |= line == "failures:";
             self.finished |= line.starts_with("test result: ");
             return;
         }
-        if let Some(name) = &self.block {
-            self.outputs.entry(name.clone()).or_default().push(line);
-            return;
+        match &mut self.block {
+            Block::Test(_, output) => return output.push(line),
+            Block::Dropped => return,
+            Block::None => {}
         }
         if let Some((name, state)) = result_line(line) {
-            self.results.push((name.to_string(), state));
+            self.record(name, state);
             return;
         }
         if !line.is_empty() && !line.starts_with("running ") && !line.starts_with("    ") {
             self.stray.line(line);
         }
+    }
+
+    fn finish(&mut self) {
+        self.close_block();
+    }
+}
+
+impl LibtestOutput {
+    fn close_block(&mut self) {
+        if let Block::Test(name, output) = std::mem::take(&mut self.block) {
+            self.outputs.insert(name, output);
+        }
+        self.block = Block::None;
+    }
+
+    fn record(&mut self, name: &str, state: TestState) {
+        if let Some(&at) = self.index.get(name) {
+            // libtest reports a test once: a second, different report is
+            // the tests' own output imitating it, and a failure wins.
+            let known = &mut self.results[at].1;
+            if *known != state {
+                *known = TestState::Failed;
+            }
+            return;
+        }
+        if !self.take_names(2 * name.len()) {
+            self.dropped_names += 1;
+            return;
+        }
+        self.index.insert(name.to_string(), self.results.len());
+        self.results.push((name.to_string(), state));
+    }
+
+    /// Books `bytes` of names (plus their bookkeeping) if the budget allows.
+    fn take_names(&mut self, bytes: usize) -> bool {
+        let cost = bytes + 2 * LINE_COST;
+        if self.names_bytes + cost > NAMES_BUDGET {
+            return false;
+        }
+        self.names_bytes += cost;
+        true
     }
 }
 
@@ -104,18 +197,19 @@ pub struct Panic {
 
 impl CapturedOutput {
     fn push(&mut self, line: &str) {
-        if self.tail.is_empty() && self.head_bytes + line.len() <= HEAD_BYTES {
-            self.head_bytes += line.len();
+        let cost = line.len() + LINE_COST;
+        if self.tail.is_empty() && self.head_bytes + cost <= HEAD_BYTES {
+            self.head_bytes += cost;
             self.head.push(line.to_string());
             return;
         }
-        self.tail_bytes += line.len();
+        self.tail_bytes += cost;
         self.tail.push_back(line.to_string());
         while self.tail_bytes > TAIL_BYTES {
             let Some(old) = self.tail.pop_front() else {
                 break;
             };
-            self.tail_bytes -= old.len();
+            self.tail_bytes -= old.len() + LINE_COST;
             self.cut_bytes += old.len() + 1;
         }
     }
@@ -203,6 +297,7 @@ mod tests {
         for line in text.lines() {
             output.line(line);
         }
+        output.finish();
         output
     }
 
@@ -271,6 +366,7 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
     #[test]
     fn captured_output_is_bounded() {
         let mut output = LibtestOutput::default();
+        output.line("failures:");
         output.line("---- flood stdout ----");
         for _ in 0..100_000 {
             output.line("spam spam spam spam");
@@ -285,6 +381,64 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
             .panic("flood")
             .expect("the panic after the flood is kept");
         assert_eq!(panic.message, "the message after the flood");
+    }
+
+    #[test]
+    fn a_flood_of_empty_lines_in_a_tests_output_is_bounded() {
+        let mut output = LibtestOutput::default();
+        output.line("failures:");
+        output.line("---- quiet stdout ----");
+        for _ in 0..1_000_000 {
+            output.line("");
+        }
+        output.finish();
+        let captured = &output.outputs["quiet"];
+        assert!(captured.head.len() + captured.tail.len() <= (HEAD_BYTES + TAIL_BYTES) / LINE_COST);
+        assert!(captured.cut_bytes > 900_000);
+    }
+
+    #[test]
+    fn output_imitating_libtest_cannot_turn_a_failure_into_a_pass() {
+        // The test printed a fake line with `io::stdout()` before failing.
+        let output = parse("test adds ... ok\ntest sneaky ... ok\ntest sneaky ... FAILED\n");
+        assert_eq!(
+            output.results,
+            vec![
+                ("adds".to_string(), TestState::Passed),
+                ("sneaky".to_string(), TestState::Failed),
+            ]
+        );
+        // Also when the fake comes after the real one.
+        let output = parse("test sneaky ... FAILED\ntest sneaky ... ok\n");
+        assert_eq!(
+            output.results,
+            vec![("sneaky".to_string(), TestState::Failed)]
+        );
+    }
+
+    #[test]
+    fn millions_of_fake_test_names_are_bounded() {
+        let mut output = LibtestOutput::default();
+        for n in 0..1_000_000 {
+            output.line(&format!("test fake_{n} ... ok"));
+        }
+        assert!(output.results.len() < 100_000, "{}", output.results.len());
+        output.line("test real ... FAILED");
+        // Fake output blocks, printed while the tests run.
+        for n in 0..10_000 {
+            output.line(&format!("---- fake_{n} stdout ----"));
+            output.line("some output");
+        }
+        output.line("failures:");
+        output.line("---- real stdout ----");
+        output.line("thread 'real' panicked at tests/real.rs:1:1:");
+        output.line("the real message");
+        output.finish();
+        assert!(output.names_bytes <= NAMES_BUDGET);
+        assert!(output.dropped_names > 900_000);
+        assert_eq!(output.outputs.len(), 1, "only the real block");
+        let panic = output.outputs["real"].panic("real").unwrap();
+        assert_eq!(panic.message, "the real message");
     }
 
     #[test]

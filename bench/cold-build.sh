@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The first run on a fresh clone: `cargo checker check --all` from an empty
+# target/ (it builds the checker, every dependency and every exercise, then
+# runs every test), and the size of target/ after that full check.
+# Usage: bench/cold-build.sh [DIR]
+#   DIR: an empty folder to copy the workbook into, left there (warm) for
+#   bench/check-all.sh; by default a temporary folder, removed afterwards.
+# The workbook's own target/ is never touched.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+source "$REPO/bench/lib.sh"
+
+if [ $# -ge 1 ]; then
+    tree=$1
+    keep=1
+    if [ -n "$(ls -A "$tree" 2>/dev/null)" ]; then
+        echo "cold-build.sh: $tree is not empty" >&2
+        exit 2
+    fi
+else
+    tree=$(mktemp -d)
+    keep=0
+fi
+trap '[ "$keep" = 1 ] || rm -rf "$tree"' EXIT
+copy_repo "$tree"
+cd "$tree"
+unset CARGO_TARGET_DIR
+
+echo "Cold build in a fresh copy ($tree): $(machine)"
+start=$(now_ms)
+cargo checker check --all --format json > check-all.json 2> check-all.err || true
+end=$(now_ms)
+seconds=$(awk -v ms=$(( end - start )) 'BEGIN {printf "%.0f", ms / 1000}')
+tests=$(sed -n 's/^ *"tests_total": \([0-9]*\),*$/\1/p' check-all.json | tail -1)
+exercises=$(sed -n 's/^ *"exercises_total": \([0-9]*\),*$/\1/p' check-all.json | tail -1)
+if [ -z "$exercises" ]; then
+    echo "cargo checker check --all failed:" >&2
+    cat check-all.err >&2
+    exit 1
+fi
+size_mib=$(du -sk target | awk '{printf "%.0f", $1 / 1024}')
+
+echo
+echo "first check --all from an empty target/ ($exercises exercises, $tests tests), load now $(load):"
+figure "cold cargo checker check --all" "$seconds" "s" "under 240 s on 2 cores" 239.999
+figure "target/ after the full check" "$size_mib" "MiB" "under 3072 MiB" 3071.999
