@@ -167,15 +167,17 @@ impl Store {
     /// changes go on unlocked: the atomic replace still keeps the file whole.
     fn lock(&self) -> Result<Lock> {
         let path = self.lock_path();
-        let file = fs::OpenOptions::new()
+        let file = match fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
+        {
+            Ok(file) => file,
             // A lock file left in a folder that is now read-only still locks.
-            .or_else(|_| fs::File::open(&path))
-            .map_err(|error| self.save_error(error))?;
+            Err(error) => fs::File::open(&path).map_err(|_| self.save_error(error))?,
+        };
         let started = Instant::now();
         loop {
             match file.try_lock() {

@@ -5,10 +5,11 @@
 //!
 //! A process group does not hold everything: a test can start a child in a
 //! group or session of its own (`setsid`, `process_group(0)`) and let it be
-//! orphaned. So each child also carries a marker in its environment, which
-//! its descendants inherit wherever they go; on Linux, stopping a run also
-//! kills every process that still carries the run's marker. Only a
-//! descendant that both leaves the group and clears its environment escapes.
+//! orphaned. So each child (but cargo) also carries a marker in its
+//! environment, which its descendants inherit wherever they go; on Linux,
+//! stopping a run also kills every process that still carries the run's
+//! marker. Only a descendant that both leaves the group and clears its
+//! environment escapes.
 
 use std::io::{self, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -65,8 +66,10 @@ pub fn run<O: LineSink, E: LineSink>(
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env(MARKER_VAR, &marker);
+        .stderr(Stdio::piped());
+    if !is_cargo(&command) {
+        command.env(MARKER_VAR, &marker);
+    }
     own_process_group(&mut command);
     let mut child = {
         // Spawning and registering under one lock: Ctrl-C cannot come
@@ -122,6 +125,15 @@ pub fn run<O: LineSink, E: LineSink>(
         stderr: take(stderr),
         output_bytes,
     })
+}
+
+/// Helpers that cargo's build starts on purpose to outlive it (an `sccache`
+/// server, say) must not be hunted down: only what tests start is marked.
+/// A build's process group is killed all the same.
+fn is_cargo(command: &Command) -> bool {
+    std::path::Path::new(command.get_program())
+        .file_stem()
+        .is_some_and(|stem| stem == "cargo")
 }
 
 /// What a sink holds now. A reader still blocked on a pipe that an escaped
