@@ -3,7 +3,8 @@
 # a fresh copy of the workbook (the work in progress included; the
 # workbook's own files and target/ are never touched):
 #   1. bench/cold-build.sh: first `cargo checker check --all` from an empty
-#      target/, and the size of target/ after it;
+#      target/, and the size of target/ after it (and, last, the rest of the
+#      workspace: the whole workspace built cold, and its target/);
 #   2. bench/edit-to-verdict.sh: the learner's loop on one exercise with
 #      `cargo checker check` against raw `cargo test -p`, and a no-change
 #      check; then bench/watch-latency.py, the same loop in watch mode;
@@ -23,7 +24,7 @@ trap 'rm -rf "$tree"' EXIT
 echo "Benchmarks on $(machine)"
 echo "$(rustc --version), $(cargo --version)"
 echo
-"$REPO/bench/cold-build.sh" "$tree"
+BENCH_REST=later "$REPO/bench/cold-build.sh" "$tree"
 echo
 "$tree/bench/edit-to-verdict.sh" "$id" "$runs"
 echo
@@ -33,5 +34,7 @@ if command -v python3 >/dev/null && [ -f "$tree/bench/watch-latency.py" ]; then
     echo
 fi
 "$REPO/bench/check-all.sh" "$runs" "$tree"
+echo
+"$REPO/bench/cold-build.sh" --rest "$tree"
 echo
 echo "Done; load now $(load)."

@@ -41,8 +41,11 @@ impl Context {
         let store = Store::new(&root);
         if !store.path().exists() {
             // First use: remember which commit the starters come from.
-            if let Some(commit) = reset::current_commit(&root) {
-                store.update(|progress| progress.baseline = Some(commit))?;
+            // Best effort: a read-only checkout can still list and check.
+            if let Some(commit) = reset::current_commit(&root)
+                && let Err(error) = store.update(|progress| progress.baseline = Some(commit))
+            {
+                crate::term::warn(&format!("{error:#}"));
             }
         }
         Ok(Context {

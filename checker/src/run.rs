@@ -284,6 +284,15 @@ impl<'a> Runner<'a> {
                 human_bytes(run.output_bytes),
             ));
         }
+        // What the tests wrote past libtest's capture is never shown; only
+        // its last lines are kept, for a crash report. Say what was cut.
+        let uncaptured = report.stray.dropped_bytes + run.stderr.dropped_bytes;
+        if uncaptured > 0 {
+            outcome.notes.push(format!(
+                "the tests also wrote to stdout and stderr outside libtest's capture (a child process, or `io::stdout()`): {} of it was cut, only its end kept",
+                human_bytes(uncaptured),
+            ));
+        }
         if let Exit::Signal(signal) = run.exit {
             outcome.notes.push(format!(
                 "the test binary crashed (signal {signal}){}",

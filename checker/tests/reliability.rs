@@ -575,7 +575,6 @@ fn floods_of_hundreds_of_megabytes_on_stdout_and_stderr_cost_time_not_memory() {
 }
 
 #[test]
-#[ignore = "needs run.rs to note output written outside libtest's capture (issue 5)"]
 fn a_flood_straight_to_stdout_and_stderr_says_how_much_of_it_was_cut() {
     let workbook = Workbook::new();
     let _leftovers = Leftovers(vec![workbook.own_processes()]);
