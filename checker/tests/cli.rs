@@ -2,6 +2,9 @@
 //! pass, fail, do not compile, hang, flood their output and panic with
 //! `todo!()`. Text output is snapshot-tested with timings and paths normalised.
 
+mod common;
+use common::copy_tree;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -111,23 +114,6 @@ fn redact_numbers_after(line: &str, markers: &[&str]) -> String {
         }
     }
     line
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with(".workbook-progress") {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_tree(&path, &to.join(&name));
-        } else {
-            std::fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
 }
 
 #[test]

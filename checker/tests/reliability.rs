@@ -16,6 +16,9 @@
 //! only on Linux does the checker find a child that left the process group.
 #![cfg(target_os = "linux")]
 
+mod common;
+use common::copy_tree;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -399,23 +402,6 @@ impl Watcher {
     fn stop(self) -> Vec<String> {
         self.stop.store(true, Ordering::SeqCst);
         self.seen.join().unwrap()
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with(PROGRESS) {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_tree(&path, &to.join(&name));
-        } else {
-            std::fs::copy(&path, to.join(&name)).unwrap();
-        }
     }
 }
 

@@ -2,6 +2,9 @@
 //! pseudo-terminal, keys typed one at a time, the screen read back through a
 //! terminal emulator (vt100) and compared with snapshots.
 
+mod common;
+use common::copy_tree;
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -173,22 +176,6 @@ fn copy_fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(Path::new(FIXTURE), dir.path());
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with(".workbook-progress") {
-            continue;
-        }
-        if entry.path().is_dir() {
-            copy_tree(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
 }
 
 /// `(3 s)` and friends change from run to run.
