@@ -129,9 +129,19 @@ pub fn stop_children_on_interrupt() {
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             crate::run::process::kill_all_children();
+            // A save under way finishes first: the file is never left half
+            // replaced, and what is said about it is true.
+            let saved = crate::progress::close_saves();
             crate::watch::terminal::restore();
             crate::run::clear_progress_line();
-            eprintln!("\nInterrupted: the running tests were stopped. Your progress is unchanged.");
+            eprintln!(
+                "\nInterrupted: the running tests were stopped. {}",
+                if saved {
+                    "Progress keeps the results of the runs that had finished."
+                } else {
+                    "Your progress is unchanged."
+                }
+            );
             std::process::exit(128 + signal);
         }
     });

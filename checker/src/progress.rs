@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
@@ -158,7 +159,7 @@ impl Store {
         let lock = self.lock()?;
         let mut progress = self.load()?;
         let result = change(&mut progress);
-        self.write(&progress, &lock)?;
+        SAVES.pass(|| self.write(&progress, &lock))?;
         Ok(result)
     }
 
@@ -236,6 +237,60 @@ impl Store {
     }
 }
 
+/// Every save of this process passes through one gate, which a checker
+/// about to exit (Ctrl-C) closes: closing waits for a save under way and
+/// lets no other begin, so an exit never races a save, and the checker can
+/// say truly whether this run changed the progress.
+pub struct SaveGate {
+    /// Whether a save went through.
+    saved: Mutex<bool>,
+}
+
+static SAVES: SaveGate = SaveGate::new();
+
+impl SaveGate {
+    const fn new() -> SaveGate {
+        SaveGate {
+            saved: Mutex::new(false),
+        }
+    }
+
+    fn pass<T>(&self, save: impl FnOnce() -> Result<T>) -> Result<T> {
+        let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = save()?;
+        *saved = true;
+        Ok(result)
+    }
+
+    /// Waits for a save under way, then keeps every later one waiting for
+    /// good; says whether any save went through.
+    pub fn close(&self) -> bool {
+        let saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        let any = *saved;
+        std::mem::forget(saved);
+        any
+    }
+
+    /// `close`, unless a save is under way.
+    #[cfg(test)]
+    fn try_close(&self) -> Option<bool> {
+        let saved = match self.saved.try_lock() {
+            Ok(saved) => saved,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        let any = *saved;
+        std::mem::forget(saved);
+        Some(any)
+    }
+}
+
+/// Closes this process's save gate (see [`SaveGate`]): for a checker about
+/// to exit. Says whether this process saved progress.
+pub fn close_saves() -> bool {
+    SAVES.close()
+}
+
 /// The progress lock, released when dropped; `None` where files cannot be
 /// locked.
 struct Lock {
@@ -299,6 +354,31 @@ pub fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closing_the_save_gate_waits_for_a_save_under_way_and_lets_none_begin() {
+        let gate = SaveGate::new();
+        let (entered, saving) = std::sync::mpsc::channel();
+        let (finish, finishing) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let gate = &gate;
+            scope.spawn(move || {
+                gate.pass(|| {
+                    entered.send(()).unwrap();
+                    finishing.recv().unwrap();
+                    Ok(())
+                })
+                .unwrap()
+            });
+            saving.recv().unwrap();
+            assert_eq!(gate.try_close(), None, "a save is under way");
+            finish.send(()).unwrap();
+        });
+        assert_eq!(gate.try_close(), Some(true), "closes once the save is done");
+        // Closed for good: a save that began now would wait until the exit.
+        assert_eq!(gate.try_close(), None);
+        assert!(!SaveGate::new().close(), "nothing was saved");
+    }
 
     #[test]
     fn a_missing_file_is_a_fresh_start() {

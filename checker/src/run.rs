@@ -255,6 +255,7 @@ impl<'a> Runner<'a> {
         };
         let report = &run.stdout;
         let prefix = wrapper_prefix(job, binary);
+        let first = outcome.tests.len();
         for name in &listed {
             let display = prefix
                 .as_deref()
@@ -276,6 +277,18 @@ impl<'a> Runner<'a> {
                 passed: state == Some(TestState::Passed),
                 failure,
             });
+        }
+        if let Some(reason) = unconfirmed(report, run.exit, &outcome.tests[first..]) {
+            // Without libtest's own summary the `ok` lines may be anybody's:
+            // no pass counts from this run.
+            for test in outcome.tests[first..].iter_mut().filter(|t| t.passed) {
+                test.passed = false;
+                test.failure = Some(Failure {
+                    message: format!("reported `ok`, but libtest never confirmed it.\n{reason}"),
+                    location: None,
+                    output: String::new(),
+                });
+            }
         }
         let cut: usize = report.outputs.values().map(|o| o.cut_bytes).sum();
         if cut > 0 {
@@ -394,6 +407,45 @@ fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
     }
 }
 
+/// Why the passes of a run cannot be believed, if they cannot. libtest ends
+/// every run it finishes with a summary that counts them, then exits with 0
+/// if all passed and 101 if not; a run without that ended early (the code
+/// called `std::process::exit`), and a summary that disagrees with the result
+/// lines means the tests printed lines of their own that look like
+/// libtest's. (A run stopped at the time limit or by a signal is never done
+/// and says so.)
+fn unconfirmed(report: &LibtestOutput, exit: Exit, tests: &[TestResult]) -> Option<String> {
+    let passed = tests.iter().filter(|test| test.passed).count();
+    match (report.summary, exit) {
+        (_, Exit::TimedOut | Exit::Signal(_)) => None,
+        (None, Exit::Success | Exit::Code(_)) if passed == 0 => None,
+        (None, Exit::Success) => Some(
+            "The test binary exited with code 0 before libtest printed its summary: something \
+             in the code called `std::process::exit`, or printed lines that imitate libtest's."
+                .into(),
+        ),
+        (None, Exit::Code(code)) => Some(format!(
+            "The test binary exited with code {code} before libtest printed its summary: \
+             something in the code called `std::process::exit`."
+        )),
+        (Some(summary), _) if summary.passed != passed => Some(format!(
+            "libtest counted {} passing tests, but the output reported {passed}: the tests \
+             printed lines that imitate libtest's.",
+            summary.passed
+        )),
+        (Some(summary), Exit::Code(code)) if summary.ok => Some(format!(
+            "Every test passed, then the test binary exited with code {code} instead of 0: \
+             something that ran after the tests (a thread, a destructor) ended the process."
+        )),
+        (Some(summary), Exit::Success) if !summary.ok => Some(
+            "libtest reported failures, yet the test binary exited with code 0: something in \
+             the code called `std::process::exit`."
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
 fn unfinished(exit: Exit, timeout: Duration) -> Failure {
     let message = match exit {
         Exit::TimedOut => format!(
@@ -404,8 +456,13 @@ fn unfinished(exit: Exit, timeout: Duration) -> Failure {
         Exit::Signal(signal) => {
             format!("did not finish: the test binary crashed (signal {signal})")
         }
-        Exit::Code(code) => format!("did not report: the test binary exited with code {code}"),
-        Exit::Success => "did not report a result".into(),
+        Exit::Code(code) => format!(
+            "did not report: the test binary exited with code {code} while the tests ran \
+             (does the code call `std::process::exit`?)"
+        ),
+        Exit::Success => "did not report: the test binary exited with code 0 while the tests \
+                          ran (does the code call `std::process::exit`?)"
+            .into(),
     };
     Failure {
         message,
@@ -534,6 +591,50 @@ pub fn clear_progress_line() {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    fn graded(passed: &[bool]) -> Vec<TestResult> {
+        passed
+            .iter()
+            .enumerate()
+            .map(|(n, passed)| TestResult {
+                name: format!("t{n}"),
+                passed: *passed,
+                failure: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn passes_count_only_when_libtests_summary_and_exit_code_agree() {
+        let ok = "test t0 ... ok\ntest t1 ... ok\n\ntest result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s";
+        let two = graded(&[true, true]);
+        assert_eq!(unconfirmed(&libtest::parse(ok), Exit::Success, &two), None);
+        // No summary: the process left early.
+        let cut = "test t0 ... ok\ntest t1 ... ok";
+        assert!(unconfirmed(&libtest::parse(cut), Exit::Success, &two).is_some());
+        assert!(unconfirmed(&libtest::parse(cut), Exit::Code(3), &two).is_some());
+        // Nothing passed: nothing to doubt, each test says why it failed.
+        assert_eq!(
+            unconfirmed(&libtest::parse(""), Exit::Success, &graded(&[false])),
+            None
+        );
+        // Stopped or crashed: that verdict says it already.
+        assert_eq!(
+            unconfirmed(&libtest::parse(cut), Exit::TimedOut, &two),
+            None
+        );
+        assert_eq!(
+            unconfirmed(&libtest::parse(cut), Exit::Signal(11), &two),
+            None
+        );
+        // libtest counted one pass, the lines claimed two.
+        let one = "test t0 ... ok\ntest t1 ... ok\n\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s";
+        let reason = unconfirmed(&libtest::parse(one), Exit::Code(101), &two).unwrap();
+        assert!(reason.contains("counted 1 passing tests"), "{reason}");
+        // All passed, then something ended the process with another code.
+        let reason = unconfirmed(&libtest::parse(ok), Exit::Code(7), &two).unwrap();
+        assert!(reason.contains("code 7 instead of 0"), "{reason}");
+    }
 
     #[test]
     fn cargo_progress_is_read_from_its_redrawn_bar() {

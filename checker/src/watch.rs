@@ -39,7 +39,16 @@ pub enum Event {
     WatchFailed(String),
     Build(BuildProgress),
     Tested(Outcome),
-    Finished(Result<Vec<Outcome>, String>),
+    Finished(Finished),
+}
+
+/// The end of a check: its outcomes, or why it could not run (cargo could
+/// not start, say), and why its outcomes were not recorded if they were not.
+#[derive(Debug)]
+pub struct Finished {
+    pub outcomes: Vec<Outcome>,
+    pub error: Option<String>,
+    pub not_saved: Option<String>,
 }
 
 pub fn run(context: &Context, manual: bool) -> Result<ExitCode> {

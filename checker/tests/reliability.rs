@@ -477,6 +477,8 @@ fn check_all_over_hostile_code_stops_every_runaway_and_rebuilds_garbage_progress
         ("calm/greet", "failed"),
         ("calm/double", "failed"),
         ("builds/slow", "failed"),
+        ("forgery/exits", "failed"),
+        ("forgery/forges", "failed"),
     ] {
         assert_eq!(exercise(&document, id)["status"], status, "{id}");
     }
@@ -498,7 +500,7 @@ fn check_all_over_hostile_code_stops_every_runaway_and_rebuilds_garbage_progress
     assert_none_left(&[sleep_of(&marker), workbook.own_processes()]);
     assert!(
         elapsed < Duration::from_secs(60),
-        "ten exercises, four of them hanging for 1 s, took {elapsed:?}"
+        "twelve exercises, four of them hanging for 1 s, took {elapsed:?}"
     );
 
     // The garbage was kept aside, and the check rebuilt the progress.
@@ -512,7 +514,7 @@ fn check_all_over_hostile_code_stops_every_runaway_and_rebuilds_garbage_progress
     assert_eq!(std::fs::read(&backups[0]).unwrap(), garbage);
     let progress = workbook.progress();
     let recorded = progress["exercises"].as_object().unwrap();
-    assert_eq!(recorded.len(), 10, "{progress:#}");
+    assert_eq!(recorded.len(), 12, "{progress:#}");
     assert_eq!(recorded["runaway/spin"]["status"], "timed_out");
     assert_eq!(recorded["calm/double"]["tests_total"], 2);
 }
@@ -596,6 +598,48 @@ fn a_flood_straight_to_stdout_and_stderr_says_how_much_of_it_was_cut() {
 }
 
 #[test]
+fn a_pass_counts_only_when_libtests_own_summary_confirms_it() {
+    let workbook = Workbook::new();
+    let run = workbook.run(&["check", "forgery", "--format", "json"], &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let document = json(&run);
+
+    // The code printed an `ok` line for every test, then exited with 0
+    // before any test could fail.
+    let forges = exercise(&document, "forgery/forges");
+    assert_eq!(forges["status"], "failed", "{forges:#}");
+    assert_eq!(forges["tests_passed"], 0, "{forges:#}");
+    let message = first_failure(forges);
+    assert!(
+        message.contains("libtest never confirmed it")
+            && message.contains("exited with code 0 before libtest printed its summary")
+            && message.contains("std::process::exit"),
+        "{message}"
+    );
+
+    // The code ended the process, with success, in the middle of a test.
+    let exits = exercise(&document, "forgery/exits");
+    assert_eq!(exits["status"], "failed", "{exits:#}");
+    let message = first_failure(exits);
+    assert!(
+        message.contains("exited with code 0 while the tests ran")
+            && message.contains("std::process::exit"),
+        "{message}"
+    );
+
+    let progress = workbook.progress();
+    for id in ["forgery/forges", "forgery/exits"] {
+        assert_eq!(progress["exercises"][id]["status"], "failed", "{id}");
+    }
+
+    // Graded the same way, the reference solutions pass: libtest confirms
+    // real passes.
+    let verify = workbook.run(&["dev", "verify", "forgery"], &[]);
+    assert_eq!(verify.code, Some(0), "{}\n{}", verify.stdout, verify.stderr);
+    assert!(verify.stdout.contains("solution 2/2"), "{}", verify.stdout);
+}
+
+#[test]
 fn ctrl_c_during_a_test_run_stops_the_tests_and_leaves_progress_as_it_was() {
     let workbook = Workbook::new();
     assert_eq!(workbook.run(&["hint", "calm/greet"], &[]).code, Some(0));
@@ -611,7 +655,12 @@ fn ctrl_c_during_a_test_run_stops_the_tests_and_leaves_progress_as_it_was() {
     running.signal("INT");
     let run = running.wait();
     assert_eq!(run.code, Some(130), "{}", run.stderr);
-    assert!(run.stderr.contains("Interrupted"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Interrupted: the running tests were stopped. Your progress is unchanged."),
+        "{}",
+        run.stderr
+    );
     assert_none_left(&[sleep_of(&marker), workbook.own_processes()]);
     assert_eq!(workbook.progress_bytes(), before, "progress changed");
     assert_eq!(workbook.progress_siblings(".tmp"), Vec::<PathBuf>::new());
@@ -1040,6 +1089,32 @@ fn a_read_only_checkout_gives_a_clear_error_and_keeps_the_old_progress() {
     // Reading needs no write: the list still shows the progress.
     assert_eq!(list.code, Some(0), "{list:?}");
     assert!(list.stdout.contains("calm/greet"), "{}", list.stdout);
+}
+
+#[test]
+fn a_check_whose_result_cannot_be_saved_still_shows_its_verdict() {
+    let workbook = Workbook::new();
+    assert_eq!(workbook.run(&["hint", "calm/greet"], &[]).code, Some(0));
+    let before = workbook.progress_bytes();
+    // The build and the tests need to write, so no permission or size
+    // limit can fail the save alone: a folder where the new progress file
+    // is written does.
+    std::fs::create_dir(workbook.path(".workbook-progress.json.tmp")).unwrap();
+    let run = workbook.run(&["check", "calm/double"], &[]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stdout.contains("calm/double") && run.stdout.contains("0 of 2 tests pass"),
+        "the verdict is shown: {run:?}"
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+    assert!(
+        run.stderr.contains("the result above was not recorded")
+            && run.stderr.contains("cannot save progress")
+            && run.stderr.contains("Your previous progress is unchanged"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(workbook.progress_bytes(), before);
 }
 
 #[test]

@@ -409,6 +409,19 @@ fn the_screen_redraws_to_fit_a_resized_terminal() {
 }
 
 #[test]
+fn a_result_that_cannot_be_saved_is_shown_and_says_so() {
+    let workbook = copy_fixture();
+    // Where the new progress file would be written, a folder: every save fails.
+    std::fs::create_dir(workbook.path().join(".workbook-progress.json.tmp")).unwrap();
+    let mut session = Session::start_in(workbook, &[("NO_COLOR", "1")], &[]);
+    let screen = session.wait_for("This result was not recorded");
+    assert!(screen.contains("0 of 2 tests pass"), "{screen}");
+    assert!(screen.contains("cannot save progress"), "{screen}");
+    session.press("q");
+    assert!(session.exit());
+}
+
+#[test]
 fn manual_run_checks_only_when_asked() {
     let mut session = Session::start_in(copy_fixture(), &[("NO_COLOR", "1")], &["--manual-run"]);
     session.wait_for("0 of 2 tests pass");

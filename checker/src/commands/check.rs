@@ -40,7 +40,10 @@ pub fn run(
     if show {
         run::clear_progress_line();
     }
-    let outcomes = outcomes?;
+    let Checked {
+        outcomes,
+        not_saved,
+    } = outcomes?;
     let progress = context.store.load()?;
     match format {
         CheckFormat::Text => {
@@ -55,6 +58,10 @@ pub fn run(
             render::junit::check(&context.workbook, &exercises, &outcomes)
         ),
     }
+    if let Some(error) = not_saved {
+        // The verdict stands; only its record is missing.
+        return Err(error.context("the result above was not recorded"));
+    }
     // A pass from modified tests is no pass.
     let all_done = outcomes
         .iter()
@@ -66,6 +73,14 @@ pub fn run(
     })
 }
 
+/// What a check found, and whether it could be recorded.
+pub struct Checked {
+    pub outcomes: Vec<Outcome>,
+    /// Why the outcomes are not in the progress file (a read-only folder, a
+    /// full disk): they are still worth showing.
+    pub not_saved: Option<anyhow::Error>,
+}
+
 /// Builds and tests `exercises` (the learner's side), tells `on_build` how
 /// the build goes and `on_tested` each outcome as it comes, and records the
 /// outcomes in the progress file.
@@ -75,7 +90,7 @@ pub fn check(
     timeout: Option<u64>,
     on_build: Option<run::OnProgress>,
     on_tested: &mut dyn FnMut(&Outcome),
-) -> Result<Vec<Outcome>> {
+) -> Result<Checked> {
     let runner = Runner::new(
         &context.workbook,
         context.color,
@@ -96,10 +111,16 @@ pub fn check(
         on_tested(&outcome);
         outcomes.push(outcome);
     }
-    context.store.update(|progress| {
-        for outcome in &outcomes {
-            progress.store(outcome);
-        }
-    })?;
-    Ok(outcomes)
+    let not_saved = context
+        .store
+        .update(|progress| {
+            for outcome in &outcomes {
+                progress.store(outcome);
+            }
+        })
+        .err();
+    Ok(Checked {
+        outcomes,
+        not_saved,
+    })
 }

@@ -46,7 +46,9 @@ pub struct LibtestOutput {
     /// Captured output of failed tests, by name (complete once the stream
     /// is finished).
     pub outputs: HashMap<String, CapturedOutput>,
-    pub finished: bool,
+    /// libtest's closing `test result:` line (the last one seen): a run
+    /// without it ended early, whatever its results said.
+    pub summary: Option<Summary>,
     /// libtest has begun its `failures:` section, where output blocks are.
     in_failures: bool,
     block: Block,
@@ -101,7 +103,9 @@ impl LineSink for LibtestOutput {
         if line == "failures:" || line.starts_with("test result: ") {
             self.close_block();
             self.in_failures |= line == "failures:";
-            self.finished |= line.starts_with("test result: ");
+            if let Some(summary) = summary_line(line) {
+                self.summary = Some(summary);
+            }
             return;
         }
         match &mut self.block {
@@ -158,6 +162,39 @@ impl LibtestOutput {
         self.names_bytes += cost;
         true
     }
+}
+
+/// The counts of libtest's `test result: ok. 3 passed; 1 failed; ...` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub ok: bool,
+    pub passed: usize,
+    pub failed: usize,
+    pub ignored: usize,
+}
+
+fn summary_line(line: &str) -> Option<Summary> {
+    let rest = line.strip_prefix("test result: ")?;
+    let (verdict, counts) = rest.split_once(". ")?;
+    let mut summary = Summary {
+        ok: verdict == "ok",
+        passed: 0,
+        failed: 0,
+        ignored: 0,
+    };
+    for count in counts.split("; ") {
+        let (number, what) = count.split_once(' ')?;
+        let Ok(number) = number.parse() else {
+            continue;
+        };
+        match what {
+            "passed" => summary.passed = number,
+            "failed" => summary.failed = number,
+            "ignored" => summary.ignored = number,
+            _ => {}
+        }
+    }
+    Some(summary)
 }
 
 fn block_start(line: &str) -> Option<&str> {
@@ -288,18 +325,20 @@ fn tidy(lines: &[&str]) -> String {
     text.trim_matches('\n').trim_end().to_string()
 }
 
+/// What a test binary that printed `text` reported.
+#[cfg(test)]
+pub fn parse(text: &str) -> LibtestOutput {
+    let mut output = LibtestOutput::default();
+    for line in text.lines() {
+        output.line(line);
+    }
+    output.finish();
+    output
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(text: &str) -> LibtestOutput {
-        let mut output = LibtestOutput::default();
-        for line in text.lines() {
-            output.line(line);
-        }
-        output.finish();
-        output
-    }
 
     const RUN: &str = "
 running 3 tests
@@ -337,7 +376,33 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
                 ("slow".to_string(), TestState::Ignored),
             ]
         );
-        assert!(output.finished);
+        assert_eq!(
+            output.summary,
+            Some(Summary {
+                ok: false,
+                passed: 1,
+                failed: 1,
+                ignored: 1
+            })
+        );
+    }
+
+    #[test]
+    fn a_run_that_stopped_before_libtests_summary_has_none() {
+        let output = parse("running 2 tests\ntest adds ... ok\ntest exits ... ok\n");
+        assert_eq!(output.summary, None);
+        let output = parse(
+            "test adds ... ok\n\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n",
+        );
+        assert_eq!(
+            output.summary,
+            Some(Summary {
+                ok: true,
+                passed: 1,
+                failed: 0,
+                ignored: 0
+            })
+        );
     }
 
     #[test]

@@ -95,11 +95,6 @@ fn exercise(app: &App) -> Vec<String> {
     lines.push(String::new());
     match (&app.busy, &app.outcome) {
         (Some(busy), _) => lines.push(working(busy)),
-        (None, None) => lines.push(
-            "Not checked yet: save the file, or press r."
-                .dimmed()
-                .to_string(),
-        ),
         (None, _) if app.error.is_some() => {
             lines.push(format!("{} The check could not run:", term::fail_mark()));
             lines.extend(
@@ -108,6 +103,11 @@ fn exercise(app: &App) -> Vec<String> {
                     .flat_map(|error| error.lines().map(|line| format!("  {line}"))),
             );
         }
+        (None, None) => lines.push(
+            "Not checked yet: save the file, or press r."
+                .dimmed()
+                .to_string(),
+        ),
         (None, Some(outcome)) => verdict_lines(app, outcome, &mut lines),
     }
     lines
