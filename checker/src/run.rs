@@ -505,7 +505,7 @@ pub struct BuildProgress {
 pub type OnProgress = Arc<dyn Fn(&BuildProgress) + Send + Sync>;
 
 /// Draws build progress as one line on stderr.
-pub fn progress_line() -> OnProgress {
+fn progress_line() -> OnProgress {
     Arc::new(|progress: &BuildProgress| {
         let text = if progress.waiting_for_lock {
             "   Waiting for another cargo to finish with the build folder (another checker or an editor?)".to_string()
@@ -517,6 +517,30 @@ pub fn progress_line() -> OnProgress {
         };
         let text: String = text.chars().take(100).collect();
         eprint!("\r\x1b[2K{text}");
+    })
+}
+
+/// Build progress for a terminal, or only the wait for cargo's lock for
+/// other output.
+pub fn build_feedback(terminal: bool) -> OnProgress {
+    if terminal {
+        progress_line()
+    } else {
+        lock_notice()
+    }
+}
+
+/// Says once, in a line of its own, that the build waits for another cargo:
+/// for output that is not a terminal (a script, CI, an editor's task), where
+/// a checker that waits in silence looks hung.
+fn lock_notice() -> OnProgress {
+    let said = std::sync::atomic::AtomicBool::new(false);
+    Arc::new(move |progress: &BuildProgress| {
+        if progress.waiting_for_lock && !said.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "Waiting for another cargo to finish with the build folder (another checker or an editor?)..."
+            );
+        }
     })
 }
 

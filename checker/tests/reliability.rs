@@ -827,6 +827,9 @@ fn a_second_checker_waits_for_cargos_build_lock_and_says_so() {
     let sleeping = wait_for_process(&format!("^{}", sleep_of(&marker)));
     let mut second = Terminal::start(&workbook, &["check", "calm/greet"], &[]);
     second.wait_for("Waiting for another cargo");
+    // Without a terminal (a script, CI) it says so in a line of its own.
+    let third = workbook.spawn(&["check", "calm/double", "--format", "json"], &[]);
+    third.wait_for_stderr("Waiting for another cargo to finish with the build folder");
     // Let the first build go on.
     for pid in sleeping {
         let _ = Command::new("kill").arg(pid.to_string()).status();
@@ -835,6 +838,9 @@ fn a_second_checker_waits_for_cargos_build_lock_and_says_so() {
     assert_eq!(first.code, Some(1), "{}", first.stderr);
     assert_eq!(exercise(&json(&first), "builds/slow")["status"], "failed");
     assert_eq!(second.wait_exit(), 1, "{}", second.output());
+    let third = third.wait();
+    assert_eq!(exercise(&json(&third), "calm/double")["status"], "failed");
+    assert_eq!(third.stderr.matches("Waiting for another cargo").count(), 1);
     // Its report may arrive a moment after the exit.
     second.wait_for("calm/greet · Greet: 0 of 1 test pass");
     let progress = workbook.progress();

@@ -34,7 +34,7 @@ pub fn run(
         context,
         &exercises,
         timeout,
-        show.then(run::progress_line),
+        Some(run::build_feedback(show)),
         &mut |_| {},
     );
     if show {

@@ -32,7 +32,7 @@ pub fn run(context: &Context, target: Option<&str>, timeout: Option<u64>) -> Res
         exercises.len()
     );
     let show = term::stderr_is_terminal();
-    let build = runner.build(&jobs, show.then(run::progress_line));
+    let build = runner.build(&jobs, Some(run::build_feedback(show)));
     if show {
         run::clear_progress_line();
     }
