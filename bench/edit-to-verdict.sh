@@ -31,7 +31,7 @@ cargo build --quiet --package checker
 cargo checker check "$id" >/dev/null || true
 cargo test --quiet --package "$package" >/dev/null 2>&1 || true
 
-checker_ms=(); cargo_ms=(); nochange_ms=()
+checker_ms=(); cargo_ms=(); nochange_ms=(); start_ms=()
 for run in $(seq "$runs"); do
     edit "checker-$run"
     start=$(now); cargo checker check "$id" >/dev/null || true; end=$(now)
@@ -43,11 +43,16 @@ for run in $(seq "$runs"); do
 
     start=$(now); cargo checker check "$id" >/dev/null || true; end=$(now)
     nochange_ms+=($(( (end - start) / 1000000 )))
+
+    # What `cargo run` costs before the checker's first line runs.
+    start=$(now); cargo checker --version >/dev/null; end=$(now)
+    start_ms+=($(( (end - start) / 1000000 )))
 done
 
 checker=$(printf '%s\n' "${checker_ms[@]}" | median)
 raw=$(printf '%s\n' "${cargo_ms[@]}" | median)
 nochange=$(printf '%s\n' "${nochange_ms[@]}" | median)
+cargo_start=$(printf '%s\n' "${start_ms[@]}" | median)
 ratio=$(ratio "$checker" "$raw")
 
 echo
@@ -56,3 +61,4 @@ figure "edit-to-verdict, cargo checker check" "$checker" "ms" "under 1500 ms" 14
 printf '  %-44s %9s ms\n' "edit-to-test-result, raw cargo test" "$raw"
 figure "ratio checker / raw cargo" "$ratio" "" "at most 1.10" 1.10
 figure "no-change cargo checker check" "$nochange" "ms" "under 500 ms" 499.999
+printf '  %-44s %9s ms\n' "cargo run's own start (cargo checker --version)" "$cargo_start"
