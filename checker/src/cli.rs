@@ -45,7 +45,8 @@ pub enum Command {
     },
     /// Build and run the tests of the current exercise (or of ID, a lesson, or --all) and grade them.
     ///
-    /// Exit status: 0 when everything checked is done, 1 when not, 2 on a usage error.
+    /// Exit status: 0 when everything checked is done, 1 when not, 2 on a usage error or
+    /// when the progress file could not be written (the verdict is printed all the same).
     Check {
         /// An exercise (`server/hello`), or a lesson (`server`). Default: your current exercise.
         #[arg(value_name = "ID|LESSON", conflicts_with = "all")]

@@ -266,6 +266,8 @@ impl App {
     fn quit(&self) -> Flow {
         if self.busy.is_some() {
             run::process::kill_all_children();
+            // The check's own thread may be saving its results: let it end.
+            crate::progress::close_saves();
         }
         Flow::Quit
     }
