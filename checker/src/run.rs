@@ -256,6 +256,7 @@ impl<'a> Runner<'a> {
         let report = &run.stdout;
         let prefix = wrapper_prefix(job, binary);
         let first = outcome.tests.len();
+        let mut unreported = 0;
         for name in &listed {
             let display = prefix
                 .as_deref()
@@ -270,7 +271,10 @@ impl<'a> Runner<'a> {
             let failure = match state {
                 Some(TestState::Passed) | Some(TestState::Ignored) => None,
                 Some(TestState::Failed) => Some(failure_of(report, name)),
-                None => Some(unfinished(run.exit, timeout)),
+                None => {
+                    unreported += 1;
+                    Some(unfinished(run.exit, timeout))
+                }
             };
             outcome.tests.push(TestResult {
                 name: display,
@@ -278,9 +282,11 @@ impl<'a> Runner<'a> {
                 failure,
             });
         }
-        if let Some(reason) = unconfirmed(report, run.exit, &outcome.tests[first..]) {
-            // Without libtest's own summary the `ok` lines may be anybody's:
-            // no pass counts from this run.
+        let reason = unconfirmed(report, run.exit, &outcome.tests[first..]);
+        if let Some(reason) = reason.filter(|_| unreported == 0) {
+            // Every test claims a result, yet libtest never confirmed them:
+            // the `ok` lines may be anybody's, so no pass counts from this run.
+            // (A test that never reported explains a cut-short run itself.)
             for test in outcome.tests[first..].iter_mut().filter(|t| t.passed) {
                 test.passed = false;
                 test.failure = Some(Failure {
@@ -412,13 +418,19 @@ fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
 /// if all passed and 101 if not; a run without that ended early (the code
 /// called `std::process::exit`), and a summary that disagrees with the result
 /// lines means the tests printed lines of their own that look like
-/// libtest's. (A run stopped at the time limit or by a signal is never done
-/// and says so.)
+/// libtest's. (A run stopped at the time limit is never done and says so.)
 fn unconfirmed(report: &LibtestOutput, exit: Exit, tests: &[TestResult]) -> Option<String> {
     let passed = tests.iter().filter(|test| test.passed).count();
     match (report.summary, exit) {
-        (_, Exit::TimedOut | Exit::Signal(_)) => None,
-        (None, Exit::Success | Exit::Code(_)) if passed == 0 => None,
+        (_, Exit::TimedOut) => None,
+        (None, _) if passed == 0 => None,
+        (None, Exit::Signal(signal)) => Some(format!(
+            "The test binary crashed (signal {signal}) before libtest printed its summary."
+        )),
+        (Some(summary), Exit::Signal(signal)) if summary.ok => Some(format!(
+            "Every test passed, then the test binary crashed (signal {signal}): something that \
+             ran after the tests (a thread, a destructor) brought the process down."
+        )),
         (None, Exit::Success) => Some(
             "The test binary exited with code 0 before libtest printed its summary: something \
              in the code called `std::process::exit`, or printed lines that imitate libtest's."
@@ -642,15 +654,15 @@ mod tests {
             unconfirmed(&libtest::parse(""), Exit::Success, &graded(&[false])),
             None
         );
-        // Stopped or crashed: that verdict says it already.
+        // Stopped at the time limit: that verdict says it already.
         assert_eq!(
             unconfirmed(&libtest::parse(cut), Exit::TimedOut, &two),
             None
         );
-        assert_eq!(
-            unconfirmed(&libtest::parse(cut), Exit::Signal(11), &two),
-            None
-        );
+        // Crashed before the summary, or after it.
+        assert!(unconfirmed(&libtest::parse(cut), Exit::Signal(11), &two).is_some());
+        let reason = unconfirmed(&libtest::parse(ok), Exit::Signal(6), &two).unwrap();
+        assert!(reason.contains("crashed (signal 6)"), "{reason}");
         // libtest counted one pass, the lines claimed two.
         let one = "test t0 ... ok\ntest t1 ... ok\n\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s";
         let reason = unconfirmed(&libtest::parse(one), Exit::Code(101), &two).unwrap();
