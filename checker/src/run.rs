@@ -509,8 +509,21 @@ pub struct BuildProgress {
     pub total: usize,
     /// What cargo works on now.
     pub current: String,
-    /// Another cargo (a second checker, an editor's build) holds the build folder.
+    /// Another cargo (a second checker, an editor's build) holds a lock this
+    /// build needs.
     pub waiting_for_lock: bool,
+    /// What that lock guards, in words: "the build folder", "the package cache".
+    pub lock: String,
+}
+
+impl BuildProgress {
+    /// The line that says what the build waits for.
+    pub fn waiting_line(&self) -> String {
+        format!(
+            "Waiting for another cargo to finish with {} (another checker or an editor?)",
+            self.lock
+        )
+    }
 }
 
 /// Receives build progress, from cargo's reader thread.
@@ -520,7 +533,7 @@ pub type OnProgress = Arc<dyn Fn(&BuildProgress) + Send + Sync>;
 fn progress_line() -> OnProgress {
     Arc::new(|progress: &BuildProgress| {
         let text = if progress.waiting_for_lock {
-            "   Waiting for another cargo to finish with the build folder (another checker or an editor?)".to_string()
+            format!("   {}", progress.waiting_line())
         } else {
             format!(
                 "   Building {}/{}: {}",
@@ -544,16 +557,73 @@ pub fn build_feedback(terminal: bool) -> OnProgress {
 
 /// Says once, in a line of its own, that the build waits for another cargo:
 /// for output that is not a terminal (a script, CI, an editor's task), where
-/// a checker that waits in silence looks hung.
+/// a checker that waits in silence looks hung. Cargo takes its locks for a
+/// moment whenever other cargos run; only a wait that lasts is worth a line.
 fn lock_notice() -> OnProgress {
-    let said = std::sync::atomic::AtomicBool::new(false);
+    let state = Arc::new(std::sync::Mutex::new(LockWait::default()));
+    let state_of_build = Arc::clone(&state);
     Arc::new(move |progress: &BuildProgress| {
-        if progress.waiting_for_lock && !said.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            eprintln!(
-                "Waiting for another cargo to finish with the build folder (another checker or an editor?)..."
-            );
+        let mut wait = state_of_build
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !progress.waiting_for_lock {
+            wait.end();
+            return;
         }
+        let Some(this_wait) = wait.begin(progress.waiting_line()) else {
+            return;
+        };
+        // Once the build is over, its callback and this state are gone, and
+        // the thread says nothing.
+        let state = Arc::downgrade(&state_of_build);
+        std::thread::spawn(move || {
+            std::thread::sleep(LOCK_NOTICE_DELAY);
+            let Some(state) = state.upgrade() else {
+                return;
+            };
+            let mut wait = state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(line) = wait.due(this_wait) {
+                eprintln!("{line}...");
+            }
+        });
     })
+}
+
+const LOCK_NOTICE_DELAY: Duration = Duration::from_secs(1);
+
+/// The waits of one build for cargo's locks, for [`lock_notice`].
+#[derive(Debug, Default)]
+struct LockWait {
+    /// The wait under way: its line, and which wait it is.
+    current: Option<(String, u64)>,
+    waits: u64,
+    said: bool,
+}
+
+impl LockWait {
+    /// A wait begins: the number to hand to [`LockWait::due`] once the
+    /// delay is over, unless a wait is already under way or was told.
+    fn begin(&mut self, line: String) -> Option<u64> {
+        if self.current.is_some() || self.said {
+            return None;
+        }
+        self.waits += 1;
+        self.current = Some((line, self.waits));
+        Some(self.waits)
+    }
+
+    fn end(&mut self) {
+        self.current = None;
+    }
+
+    /// The line to say, if wait `number` is still under way.
+    fn due(&mut self, number: u64) -> Option<String> {
+        let (line, _) = self.current.as_ref().filter(|(_, n)| *n == number)?;
+        self.said = true;
+        Some(line.clone())
+    }
 }
 
 /// cargo's human output: kept for error reports, and read for its progress
@@ -582,8 +652,13 @@ impl LineSink for CargoStderr {
             } else if let Some(what) = trimmed.strip_prefix("Compiling ") {
                 self.progress.current = what.split(' ').next().unwrap_or(what).to_string();
                 self.progress.waiting_for_lock = false;
-            } else if trimmed.starts_with("Blocking waiting for file lock") {
+            } else if let Some(what) = trimmed.strip_prefix("Blocking waiting for file lock on ") {
                 self.progress.waiting_for_lock = true;
+                self.progress.lock = match what.trim() {
+                    "build directory" | "artifact directory" => "the build folder".into(),
+                    "package cache" => "the package cache".into(),
+                    other => format!("the {other}"),
+                };
             } else {
                 self.tail.line(trimmed);
             }
@@ -673,6 +748,26 @@ mod tests {
     }
 
     #[test]
+    fn only_a_wait_for_a_lock_that_outlasts_the_delay_is_told_and_only_once() {
+        let mut waits = LockWait::default();
+        // A wait that ends before its delay is over: nothing to say.
+        let first = waits.begin("Waiting for the package cache".into()).unwrap();
+        waits.end();
+        assert_eq!(waits.due(first), None);
+        // A wait still under way when its delay is over is told,
+        let second = waits.begin("Waiting for the build folder".into()).unwrap();
+        assert_eq!(waits.begin("again".into()), None, "one wait, one timer");
+        assert_eq!(waits.due(first), None, "the first wait's timer is stale");
+        assert_eq!(
+            waits.due(second).as_deref(),
+            Some("Waiting for the build folder")
+        );
+        // once per build.
+        waits.end();
+        assert_eq!(waits.begin("Waiting for the build folder".into()), None);
+    }
+
+    #[test]
     fn cargo_progress_is_read_from_its_redrawn_bar() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = Arc::clone(&seen);
@@ -694,6 +789,7 @@ mod tests {
             "server-json"
         );
         assert!(seen.last().unwrap().waiting_for_lock);
+        assert_eq!(seen.last().unwrap().lock, "the build folder");
         assert_eq!(
             stderr.tail.lines().collect::<Vec<_>>(),
             ["error: failed to parse manifest at `/w/Cargo.toml`"]

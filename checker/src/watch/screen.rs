@@ -117,7 +117,7 @@ fn working(busy: &Busy) -> String {
     let seconds = busy.started.elapsed().as_secs();
     let build = &busy.build;
     let what = if build.waiting_for_lock {
-        "Waiting for another cargo to finish with the build folder".to_string()
+        format!("Waiting for another cargo to finish with {}", build.lock)
     } else if busy.all && busy.tested > 0 {
         format!("Testing: {} checked", busy.tested)
     } else if build.total > 0 && build.done < build.total {
