@@ -8,7 +8,9 @@
 #   2. bench/edit-to-verdict.sh: the learner's loop on one exercise with
 #      `cargo checker check` against raw `cargo test -p`, and a no-change
 #      check; then bench/watch-latency.py, the same loop in watch mode;
-#   3. bench/check-all.sh: check --all on the solved workbook against raw
+#   3. bench/cargo-start.sh: what `cargo run` costs before the checker's
+#      first line, against empty programs in and outside this workspace;
+#   4. bench/check-all.sh: check --all on the solved workbook against raw
 #      `cargo test` of the same crates.
 # Usage: bench/all.sh [RUNS] [EXERCISE_ID]   (default: 7 server/hello)
 # Run it on an otherwise quiet machine: the load is printed with the figures.
@@ -33,6 +35,8 @@ if command -v python3 >/dev/null && [ -f "$tree/bench/watch-latency.py" ]; then
     python3 "$tree/bench/watch-latency.py" "$id" "$runs"
     echo
 fi
+"$REPO/bench/cargo-start.sh" "$runs" "$tree"
+echo
 "$REPO/bench/check-all.sh" "$runs" "$tree"
 echo
 "$REPO/bench/cold-build.sh" --rest "$tree"
