@@ -106,7 +106,7 @@ pub enum DevCommand {
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<u64>,
     },
-    /// Check the manifests against the files: starters, solutions, tests, hints, book sections, includes and links.
+    /// Check the manifests against the files: starters, solutions, tests, hints, dependency lists, book sections, includes and links.
     Check,
     /// Record the SHA-256 of every lesson's test files in its tests.sha256 (after changing tests).
     Checksums,

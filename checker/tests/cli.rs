@@ -468,6 +468,15 @@ fn dev_check_accepts_the_fixture_and_names_every_inconsistency() {
         "title = \"Todo\"\nhints = [\"only one\"]\n",
     );
     workbook.write("book/src/basics/index.md", "# Basics\n\nSee [a missing page](gone.md).\n\n{{#include ../../../lessons/01-basics/passing/src/lib.rs:nope}}\n");
+    // One solution with a dependency of its own.
+    let manifest = "solutions/01-basics/passing/Cargo.toml";
+    workbook.write(
+        manifest,
+        &format!(
+            "{}\n[dependencies]\nserde = \"1\"\n",
+            workbook.read(manifest)
+        ),
+    );
     let broken = workbook.checker(&["dev", "check"]);
     assert_eq!(broken.code, 1);
     assert_snapshot!(broken.stdout);

@@ -1,6 +1,7 @@
 //! `dev check`: the manifests agree with the files. Every exercise has its
-//! starter, tests, solution, hints and book section; the book's includes and
-//! links resolve; nothing stray lies in the lesson and solution folders.
+//! starter, tests, solution, hints and book section; the crates of a lesson
+//! list the same dependencies; the book's includes and links resolve;
+//! nothing stray lies in the lesson and solution folders.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
@@ -62,6 +63,9 @@ fn check_exercises(workbook: &Workbook, problems: &mut Vec<String>) {
         }
         check_checksums(workbook, lesson, problems);
     }
+    for lesson in &workbook.lessons {
+        check_dependencies(workbook, lesson, problems);
+    }
     for exercise in workbook.exercises() {
         let id = &exercise.id;
         for file in &exercise.edit {
@@ -116,6 +120,92 @@ fn check_exercises(workbook: &Workbook, problems: &mut Vec<String>) {
             }
         }
     }
+}
+
+/// The tables of a Cargo.toml that name dependencies.
+const DEPENDENCY_TABLES: [&str; 4] = [
+    "dependencies",
+    "dev-dependencies",
+    "build-dependencies",
+    "target",
+];
+
+/// Every crate of a lesson, starters and solutions, lists the same
+/// dependencies with the same features: cargo resolves features for what
+/// it builds, so one crate with more would build its dependencies again
+/// whenever the checker moves to it or away from it.
+fn check_dependencies(
+    workbook: &Workbook,
+    lesson: &crate::manifest::Lesson,
+    problems: &mut Vec<String>,
+) {
+    let crates = lesson
+        .exercises
+        .iter()
+        .flat_map(|exercise| [&exercise.dir, &exercise.solution_dir])
+        .map(|dir| dir.join("Cargo.toml"));
+    let mut first: Option<(PathBuf, toml::Table)> = None;
+    for manifest in crates {
+        // A missing or broken Cargo.toml is reported where it is read.
+        let Ok(text) = fs::read_to_string(workbook.path(&manifest)) else {
+            continue;
+        };
+        let Ok(table) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let dependencies: toml::Table = DEPENDENCY_TABLES
+            .iter()
+            .filter_map(|name| Some((name.to_string(), table.get(*name)?.clone())))
+            .collect();
+        let Some((first_manifest, first_dependencies)) = &first else {
+            first = Some((manifest, dependencies));
+            continue;
+        };
+        let differences = differences(first_dependencies, &dependencies);
+        if !differences.is_empty() {
+            problems.push(format!(
+                "lesson {}: {} lists other dependencies than {} ({}): give every crate of a lesson, starters and solutions, the same list, or switching exercises rebuilds dependencies",
+                lesson.id,
+                manifest.display(),
+                first_manifest.display(),
+                differences.join("; ")
+            ));
+        }
+    }
+}
+
+/// What `other` adds to, lacks from or changes in `reference`, by table.
+fn differences(reference: &toml::Table, other: &toml::Table) -> Vec<String> {
+    let mut found = Vec::new();
+    for name in DEPENDENCY_TABLES {
+        let table = |t: &toml::Table| t.get(name).and_then(|v| v.as_table()).cloned();
+        let (ours, theirs) = (
+            table(reference).unwrap_or_default(),
+            table(other).unwrap_or_default(),
+        );
+        let added: Vec<&str> = theirs
+            .keys()
+            .filter(|k| !ours.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        let missing: Vec<&str> = ours
+            .keys()
+            .filter(|k| !theirs.contains_key(*k))
+            .map(String::as_str)
+            .collect();
+        let changed: Vec<&str> = ours
+            .iter()
+            .filter(|(k, v)| theirs.get(*k).is_some_and(|w| w != *v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        for (what, names) in [("adds", added), ("lacks", missing), ("changes", changed)] {
+            if !names.is_empty() {
+                let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                found.push(format!("[{name}] {what} {}", names.join(", ")));
+            }
+        }
+    }
+    found
 }
 
 /// The record of what grades the lesson must match the files, or learners'
