@@ -409,6 +409,19 @@ fn the_screen_redraws_to_fit_a_resized_terminal() {
 }
 
 #[test]
+fn a_check_that_cannot_run_says_why_on_the_first_screen() {
+    let workbook = copy_fixture();
+    let manifest = workbook.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}\n[broken\n")).unwrap();
+    let mut session = Session::start_in(workbook, &[("NO_COLOR", "1")], &[]);
+    let screen = session.wait_for("The check could not run");
+    assert!(screen.contains("cargo could not build"), "{screen}");
+    session.press("q");
+    assert!(session.exit());
+}
+
+#[test]
 fn a_result_that_cannot_be_saved_is_shown_and_says_so() {
     let workbook = copy_fixture();
     // Where the new progress file would be written, a folder: every save fails.
