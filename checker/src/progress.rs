@@ -241,7 +241,7 @@ impl Store {
 /// about to exit (Ctrl-C) closes: closing waits for a save under way and
 /// lets no other begin, so an exit never races a save, and the checker can
 /// say truly whether this run changed the progress.
-pub struct SaveGate {
+struct SaveGate {
     /// Whether a save went through.
     saved: Mutex<bool>,
 }
@@ -264,25 +264,28 @@ impl SaveGate {
 
     /// Waits for a save under way, then keeps every later one waiting for
     /// good; says whether any save went through.
-    pub fn close(&self) -> bool {
-        let saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
-        let any = *saved;
-        std::mem::forget(saved);
-        any
+    fn close(&self) -> bool {
+        keep_closed(self.saved.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// `close`, unless a save is under way.
     #[cfg(test)]
     fn try_close(&self) -> Option<bool> {
-        let saved = match self.saved.try_lock() {
-            Ok(saved) => saved,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        };
-        let any = *saved;
-        std::mem::forget(saved);
-        Some(any)
+        match self.saved.try_lock() {
+            Ok(saved) => Some(keep_closed(saved)),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                Some(keep_closed(poisoned.into_inner()))
+            }
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
+}
+
+/// Holds the gate shut for the rest of the process (it is about to exit).
+fn keep_closed(saved: std::sync::MutexGuard<'_, bool>) -> bool {
+    let any = *saved;
+    std::mem::forget(saved);
+    any
 }
 
 /// Closes this process's save gate (see [`SaveGate`]): for a checker about

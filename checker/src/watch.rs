@@ -19,6 +19,7 @@ use anyhow::{Context as _, Result};
 use crossterm::event::{self, KeyEvent, KeyEventKind};
 use notify::{RecursiveMode, Watcher};
 
+use crate::commands::check::Checked;
 use crate::commands::{Context, status};
 use crate::outcome::Outcome;
 use crate::run::BuildProgress;
@@ -39,16 +40,8 @@ pub enum Event {
     WatchFailed(String),
     Build(BuildProgress),
     Tested(Outcome),
-    Finished(Finished),
-}
-
-/// The end of a check: its outcomes, or why it could not run (cargo could
-/// not start, say), and why its outcomes were not recorded if they were not.
-#[derive(Debug)]
-pub struct Finished {
-    pub outcomes: Vec<Outcome>,
-    pub error: Option<String>,
-    pub not_saved: Option<String>,
+    /// A check's outcomes, or why it could not run (cargo could not start, say).
+    Finished(Result<Checked, String>),
 }
 
 pub fn run(context: &Context, manual: bool) -> Result<ExitCode> {

@@ -4,6 +4,8 @@
 
 mod common;
 use common::copy_tree;
+#[path = "common/git.rs"]
+mod git;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -322,29 +324,7 @@ fn next_and_goto_move_the_current_exercise() {
 #[test]
 fn reset_restores_the_starter_and_touches_nothing_else() {
     let workbook = Workbook::new();
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(workbook.root())
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&status.stderr)
-        );
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "workbook"]);
+    git::commit_all(workbook.root());
     let starter = workbook.read("lessons/01-basics/failing/src/lib.rs");
     workbook.checker(&[]); // first use records the baseline commit
     workbook.write(
@@ -355,7 +335,7 @@ fn reset_restores_the_starter_and_touches_nothing_else() {
         "lessons/01-basics/todo/src/lib.rs",
         "// my work on another exercise\n",
     );
-    git(&["commit", "-qam", "my work"]);
+    git::git(workbook.root(), &["commit", "-qam", "my work"]);
 
     let refused = workbook.checker(&["reset", "basics/failing"]);
     assert_eq!(

@@ -18,6 +18,8 @@
 
 mod common;
 use common::copy_tree;
+#[path = "common/pty.rs"]
+mod pty;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -27,7 +29,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::CommandBuilder;
 use serde_json::Value;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hostile");
@@ -691,14 +693,6 @@ struct Terminal {
 
 impl Terminal {
     fn start(workbook: &Workbook, args: &[&str], env: &[(&str, &str)]) -> Terminal {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: 24,
-                cols: 120,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("a pseudo-terminal");
         let mut command = CommandBuilder::new(CHECKER);
         command.args(args);
         command.cwd(workbook.root());
@@ -710,29 +704,16 @@ impl Terminal {
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = pair
-            .slave
-            .spawn_command(command)
-            .expect("the checker starts");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
         let output = Arc::new(Mutex::new(Vec::new()));
         let feed = Arc::clone(&output);
-        thread::spawn(move || {
-            let mut buffer = [0u8; 8192];
-            while let Ok(read) = reader.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                feed.lock().unwrap().extend_from_slice(&buffer[..read]);
-            }
+        let pty = pty::spawn(command, 24, 120, move |bytes| {
+            feed.lock().unwrap().extend_from_slice(bytes)
         });
         Terminal {
-            child,
-            writer,
+            child: pty.child,
+            writer: pty.writer,
             output,
-            _master: pair.master,
+            _master: pty.master,
         }
     }
 

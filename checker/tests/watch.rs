@@ -4,15 +4,19 @@
 
 mod common;
 use common::copy_tree;
+#[path = "common/git.rs"]
+mod git;
+#[path = "common/pty.rs"]
+mod pty;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use insta::assert_snapshot;
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/workbook");
 /// How long to wait for a screen to appear (a first build of the fixture
@@ -35,14 +39,6 @@ impl Session {
     }
 
     fn start_in(workbook: tempfile::TempDir, env: &[(&str, &str)], args: &[&str]) -> Session {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: 24,
-                cols: 80,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("a pseudo-terminal");
         let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_checker"));
         command.args(args);
         command.cwd(workbook.path());
@@ -52,33 +48,20 @@ impl Session {
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = pair
-            .slave
-            .spawn_command(command)
-            .expect("the checker starts");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
         let screen = Arc::new(Mutex::new(vt100::Parser::new(nonzero(24), nonzero(80), 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let (screen_feed, raw_feed) = (Arc::clone(&screen), Arc::clone(&raw));
-        thread::spawn(move || {
-            let mut buffer = [0u8; 8192];
-            while let Ok(read) = reader.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                screen_feed.lock().unwrap().process(&buffer[..read]);
-                raw_feed.lock().unwrap().extend_from_slice(&buffer[..read]);
-            }
+        let pty = pty::spawn(command, 24, 80, move |bytes| {
+            screen_feed.lock().unwrap().process(bytes);
+            raw_feed.lock().unwrap().extend_from_slice(bytes);
         });
         Session {
             workbook,
             screen,
             raw,
-            writer,
-            master: pair.master,
-            child,
+            writer: pty.writer,
+            master: pty.master,
+            child: pty.child,
         }
     }
 
@@ -254,25 +237,7 @@ fn hint_list_search_and_jump_work_with_single_keys() {
 #[test]
 fn reset_asks_first_and_the_solution_warns_before_spoiling() {
     let workbook = copy_fixture();
-    let git = |args: &[&str]| {
-        let output = std::process::Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(workbook.path())
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "workbook"]);
+    git::commit_all(workbook.path());
     let starter =
         std::fs::read_to_string(workbook.path().join("lessons/01-basics/todo/src/lib.rs")).unwrap();
     let mut session = Session::start_in(workbook, &[("NO_COLOR", "1")], &[]);

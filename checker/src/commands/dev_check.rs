@@ -176,13 +176,17 @@ fn check_dependencies(
 
 /// What `other` adds to, lacks from or changes in `reference`, by table.
 fn differences(reference: &toml::Table, other: &toml::Table) -> Vec<String> {
+    let empty = toml::Table::new();
     let mut found = Vec::new();
     for name in DEPENDENCY_TABLES {
-        let table = |t: &toml::Table| t.get(name).and_then(|v| v.as_table()).cloned();
-        let (ours, theirs) = (
-            table(reference).unwrap_or_default(),
-            table(other).unwrap_or_default(),
-        );
+        let ours = reference
+            .get(name)
+            .and_then(toml::Value::as_table)
+            .unwrap_or(&empty);
+        let theirs = other
+            .get(name)
+            .and_then(toml::Value::as_table)
+            .unwrap_or(&empty);
         let added: Vec<&str> = theirs
             .keys()
             .filter(|k| !ours.contains_key(*k))

@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::Result;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::{Event, Finished};
+use super::Event;
+use crate::commands::check::Checked;
 use crate::commands::{Context, check, hint, reset};
 use crate::manifest::Exercise;
 use crate::outcome::{Outcome, Status};
@@ -174,18 +175,9 @@ impl App {
             let result = check::check(&context, &selected, None, Some(on_build), &mut |outcome| {
                 let _ = events.send(Event::Tested(outcome.clone()));
             });
-            let _ = events.send(Event::Finished(match result {
-                Ok(checked) => Finished {
-                    outcomes: checked.outcomes,
-                    error: None,
-                    not_saved: checked.not_saved.map(|error| format!("{error:#}")),
-                },
-                Err(error) => Finished {
-                    outcomes: Vec::new(),
-                    error: Some(format!("{error:#}")),
-                    not_saved: None,
-                },
-            }));
+            let _ = events.send(Event::Finished(
+                result.map_err(|error| format!("{error:#}")),
+            ));
         });
     }
 
@@ -210,23 +202,26 @@ impl App {
         Ok(Flow::Continue)
     }
 
-    fn finished(&mut self, finished: Finished, events: &Sender<Event>) -> Result<()> {
+    fn finished(&mut self, result: Result<Checked, String>, events: &Sender<Event>) -> Result<()> {
         let all = self.busy.take().is_some_and(|busy| busy.all);
         self.progress = self.context.store.load()?;
-        let Finished {
-            outcomes,
-            error,
-            not_saved,
-        } = finished;
-        self.error = error;
-        if let Some(not_saved) = not_saved {
-            self.notice = Some(format!("This result was not recorded: {not_saved}"));
-        }
-        if let Some(outcome) = outcomes.iter().find(|o| o.id == self.current) {
-            self.outcome = Some(outcome.clone());
-        }
-        if all && !outcomes.is_empty() {
-            self.view = View::Summary(outcomes);
+        self.error = None;
+        match result {
+            Ok(Checked {
+                outcomes,
+                not_saved,
+            }) => {
+                if let Some(error) = not_saved {
+                    self.notice = Some(format!("This result was not recorded: {error:#}"));
+                }
+                if let Some(outcome) = outcomes.iter().find(|o| o.id == self.current) {
+                    self.outcome = Some(outcome.clone());
+                }
+                if all {
+                    self.view = View::Summary(outcomes);
+                }
+            }
+            Err(error) => self.error = Some(error),
         }
         if std::mem::take(&mut self.rerun) {
             self.check_current(events);
