@@ -56,8 +56,8 @@ pub enum Command {
         all: bool,
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
-        /// Seconds an exercise's tests may run (default: workbook.toml's `timeout`, then 60).
-        #[arg(long, value_name = "SECONDS")]
+        /// Seconds an exercise's tests may run, 1 to 86400 (default: workbook.toml's `timeout`, then 60).
+        #[arg(long, value_name = "SECONDS", value_parser = timeout_secs)]
         timeout: Option<u64>,
     },
     /// Show the next hint for the current exercise (or ID). Hints unlock one at a time.
@@ -80,10 +80,42 @@ pub enum Command {
         #[arg(value_name = "ID")]
         id: String,
     },
-    /// A progress report per lesson and overall, from your last checks.
+    /// A progress report per lesson and overall. It repeats the results your last checks
+    /// recorded; --verify checks every exercise again first.
     Report {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+        /// Check every exercise again before reporting, instead of repeating recorded results.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// For instructors: grade learners' work from this checkout, trusting nothing of theirs
+    /// but the files each exercise lists under `edit`.
+    ///
+    /// Each LEARNER is a folder (a learner's copy of the workbook) or a git repository to
+    /// clone (a URL or a path). For each learner, a fresh copy of this workbook receives only
+    /// the learner's edited files; everything else (tests, manifests, testkit, build
+    /// settings, this checker) is yours. Builds start from a warm build of the starters made
+    /// once; tests run in a PID namespace of their own where Linux allows it. Writes one JSON
+    /// report per learner (the format of `check --format json`), and JUnit XML with --junit.
+    /// Edited files that use what tampering needs (process::exit, current_exe, ...) are
+    /// flagged for review, not marked down.
+    Grade {
+        /// Learners' trees: folders, or git repositories to clone.
+        #[arg(value_name = "LEARNER", required = true)]
+        learners: Vec<String>,
+        /// Where to write the reports.
+        #[arg(long, value_name = "DIR", default_value = "grades")]
+        out: PathBuf,
+        /// Also write JUnit XML per learner.
+        #[arg(long)]
+        junit: bool,
+        /// Grade only this exercise or lesson.
+        #[arg(long, value_name = "ID|LESSON")]
+        only: Option<String>,
+        /// Seconds an exercise's tests may run, 1 to 86400.
+        #[arg(long, value_name = "SECONDS", value_parser = timeout_secs)]
+        timeout: Option<u64>,
     },
     /// Print shell completions for the checker (e.g. `cargo checker completions bash`).
     Completions {
@@ -102,8 +134,8 @@ pub enum DevCommand {
         /// An exercise or a lesson (default: all).
         #[arg(value_name = "ID|LESSON")]
         target: Option<String>,
-        /// Seconds an exercise's tests may run.
-        #[arg(long, value_name = "SECONDS")]
+        /// Seconds an exercise's tests may run, 1 to 86400.
+        #[arg(long, value_name = "SECONDS", value_parser = timeout_secs)]
         timeout: Option<u64>,
     },
     /// Check the manifests against the files: starters, solutions, tests, hints, dependency lists, book sections, includes and links.
@@ -130,4 +162,15 @@ pub enum ReportFormat {
     Text,
     Json,
     Markdown,
+}
+
+/// `--timeout`: whole seconds from 1 to a day.
+fn timeout_secs(text: &str) -> Result<u64, String> {
+    let max = crate::manifest::MAX_TIMEOUT_SECS;
+    match text.parse::<u64>() {
+        Ok(secs) if (1..=max).contains(&secs) => Ok(secs),
+        _ => Err(format!(
+            "give the seconds the tests may run, from 1 to {max}"
+        )),
+    }
 }

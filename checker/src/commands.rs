@@ -4,6 +4,7 @@ pub mod check;
 mod dev_check;
 mod dev_checksums;
 mod dev_verify;
+mod grade;
 pub mod hint;
 mod list;
 mod navigate;
@@ -29,7 +30,7 @@ pub struct Context {
 }
 
 impl Context {
-    fn open(root: Option<PathBuf>, color: bool) -> Result<Context> {
+    pub fn open(root: Option<PathBuf>, color: bool) -> Result<Context> {
         let start = match root {
             Some(root) => root,
             None => std::env::current_dir()?,
@@ -92,10 +93,9 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let manual_run = cli.manual_run;
     let context = Context::open(cli.root, color)?;
     match cli.command {
-        None => crate::watch::run(&context, manual_run),
+        None => unreachable!("watch mode is opened by main"),
         Some(Command::List { format }) => list::run(&context, format),
         Some(Command::Check {
             target,
@@ -107,7 +107,23 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         Some(Command::Reset { id, yes }) => reset::run(&context, &id, yes),
         Some(Command::Next) => navigate::next(&context),
         Some(Command::Goto { id }) => navigate::goto(&context, &id),
-        Some(Command::Report { format }) => report::run(&context, format),
+        Some(Command::Report { format, verify }) => report::run(&context, format, verify),
+        Some(Command::Grade {
+            learners,
+            out,
+            junit,
+            only,
+            timeout,
+        }) => grade::run(
+            &context,
+            grade::Request {
+                learners,
+                out,
+                junit,
+                only,
+                timeout,
+            },
+        ),
         Some(Command::Dev(DevCommand::Verify { target, timeout })) => {
             dev_verify::run(&context, target.as_deref(), timeout)
         }
@@ -132,7 +148,7 @@ pub fn stop_children_on_interrupt() {
             // A save under way finishes first: the file is never left half
             // replaced, and what is said about it is true.
             let saved = crate::progress::close_saves();
-            crate::watch::terminal::restore();
+            crate::term::screen::restore();
             crate::run::clear_progress_line();
             eprintln!(
                 "\nInterrupted: the running tests were stopped. {}",
@@ -151,11 +167,4 @@ pub fn stop_children_on_interrupt() {
 #[cfg(not(unix))]
 pub fn stop_children_on_interrupt() {}
 
-/// `1 test`, `2 tests`.
-pub fn plural(count: usize, word: &str) -> String {
-    if count == 1 {
-        format!("{count} {word}")
-    } else {
-        format!("{count} {word}s")
-    }
-}
+pub use crate::term::plural;

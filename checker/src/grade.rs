@@ -31,10 +31,18 @@ impl Grade {
     pub fn of(progress: &Progress, exercise: &Exercise) -> Grade {
         progress
             .record(&exercise.id)
-            .map(|record| Grade {
-                status: record.status,
-                tests_passed: record.tests_passed,
-                tests_total: record.tests_total,
+            .map(|record| {
+                // A record from before `Modified` existed says it with a flag.
+                let modified = record.tests_modified || record.status == Some(Status::Modified);
+                Grade {
+                    status: if modified {
+                        Some(Status::Modified)
+                    } else {
+                        record.status
+                    },
+                    tests_passed: if modified { 0 } else { record.tests_passed },
+                    tests_total: record.tests_total,
+                }
             })
             .unwrap_or_default()
     }

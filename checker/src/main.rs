@@ -1,5 +1,6 @@
 //! The Rust Backend Workbook's checker. The modules follow the data:
-//! manifest -> run -> outcome -> grade -> progress -> render -> term.
+//! manifest -> run -> outcome -> integrity -> grade -> progress -> render
+//! -> commands -> watch, with `term` (how things look) beneath them all.
 
 mod cli;
 mod commands;
@@ -42,7 +43,14 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let color = term::init(cli.color);
     commands::stop_children_on_interrupt();
-    match commands::run(cli, color) {
+    // Watch mode sits on top of the commands (it runs them on keys), so it
+    // is opened here rather than by them.
+    let result = match cli.command {
+        None => commands::Context::open(cli.root, color)
+            .and_then(|context| watch::run(&context, cli.manual_run)),
+        Some(_) => commands::run(cli, color),
+    };
+    match result {
         Ok(code) => code,
         Err(error) => {
             run::clear_progress_line();

@@ -111,8 +111,9 @@ impl Workbook {
 
     /// Reads every manifest under `root`. Any mistake is an error naming the file (and line).
     pub fn load(root: &Path) -> Result<Workbook> {
-        let file: WorkbookFile = read_toml(&root.join(WORKBOOK_FILE))?;
-        let timeout_secs = file.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
+        let manifest = root.join(WORKBOOK_FILE);
+        let file: WorkbookFile = read_toml(&manifest)?;
+        let timeout_secs = check_timeout(file.timeout, &manifest)?.unwrap_or(DEFAULT_TIMEOUT_SECS);
         let mut lesson_dirs = Vec::new();
         let lessons_root = root.join(LESSONS_DIR);
         let entries = fs::read_dir(&lessons_root).with_context(|| {
@@ -262,6 +263,7 @@ fn load_exercise(
     default_timeout: u64,
 ) -> Result<Exercise> {
     let file: ExerciseFile = read_toml(&dir.join(EXERCISE_FILE))?;
+    let timeout = check_timeout(file.timeout, &relative(root, &dir.join(EXERCISE_FILE)))?;
     let rel_dir = relative(root, dir);
     let edit = file
         .edit
@@ -285,10 +287,25 @@ fn load_exercise(
             .unwrap_or_else(|| vec![PathBuf::from(format!("tests/{name}.rs"))]),
         book: file.book.unwrap_or_else(|| format!("{lesson}/{name}.md")),
         hints: file.hints,
-        timeout_secs: file.timeout.unwrap_or(default_timeout),
+        timeout_secs: timeout.unwrap_or(default_timeout),
         package,
         solution_package,
     })
+}
+
+/// The longest time limit a setting may ask for: a day.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
+/// A time limit is 1 s to a day: 0 would stop every test before it began,
+/// and a larger one only hides a hang (and overflows a clock).
+fn check_timeout(timeout: Option<u64>, manifest: &Path) -> Result<Option<u64>> {
+    match timeout {
+        Some(secs) if secs == 0 || secs > MAX_TIMEOUT_SECS => bail!(
+            "{}: `timeout = {secs}` is out of range: give the seconds the tests may run, from 1 to {MAX_TIMEOUT_SECS}",
+            manifest.display()
+        ),
+        other => Ok(other),
+    }
 }
 
 fn check_id(id: &str, manifest: &Path) -> Result<()> {

@@ -18,6 +18,9 @@ pub enum Status {
     CompileError,
     /// The tests were stopped at the time limit.
     TimedOut,
+    /// Files that grade the exercise are not as the workbook gave them, or
+    /// its code tampered with the build: whatever the tests said, no score.
+    Modified,
 }
 
 impl Status {
@@ -27,6 +30,7 @@ impl Status {
             Status::Failed => "failed",
             Status::CompileError => "compile_error",
             Status::TimedOut => "timed_out",
+            Status::Modified => "modified",
         }
     }
 }
@@ -40,9 +44,11 @@ pub struct Outcome {
     pub compile_errors: Vec<CompileError>,
     /// Things the learner should know beyond pass and fail (output cut, a crash).
     pub notes: Vec<String>,
-    /// Files that grade the exercise but differ from the workbook's record:
-    /// the result cannot be trusted.
+    /// Files that grade the exercise but are not as the workbook gave them
+    /// (or that its code changed): the result cannot be trusted.
     pub tests_modified: Vec<std::path::PathBuf>,
+    /// Places in the edited files worth a human look (they change no score).
+    pub review: Vec<crate::integrity::review::Flag>,
     pub elapsed: Duration,
 }
 
@@ -64,8 +70,33 @@ pub struct Failure {
 }
 
 impl Outcome {
+    /// Tests that pass and count: none when the tests were modified.
     pub fn tests_passed(&self) -> usize {
+        if self.status == Status::Modified {
+            return 0;
+        }
         self.tests.iter().filter(|test| test.passed).count()
+    }
+
+    /// Records that `files` are not as given, and why; [`Outcome::settle`]
+    /// turns the verdict into [`Status::Modified`].
+    pub fn mark_modified(&mut self, files: Vec<std::path::PathBuf>, why: &str) {
+        for file in files {
+            if !self.tests_modified.contains(&file) {
+                self.tests_modified.push(file);
+            }
+        }
+        let note = format!("not graded: {why}");
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
+    /// The final verdict: a result from modified files is no result.
+    pub fn settle(&mut self) {
+        if !self.tests_modified.is_empty() {
+            self.status = Status::Modified;
+        }
     }
 
     pub fn tests_total(&self) -> usize {

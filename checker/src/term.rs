@@ -1,6 +1,8 @@
 //! The one place that decides how things look in a terminal: colour, symbols,
 //! links and progress bars.
 
+pub mod screen;
+
 use std::io::IsTerminal;
 
 use colored::{ColoredString, Colorize};
@@ -71,4 +73,13 @@ pub fn file_link(root: &std::path::Path, relative: &std::path::Path) -> String {
         "\x1b]8;;file://{}\x1b\\{shown}\x1b]8;;\x1b\\",
         absolute.display()
     )
+}
+
+/// `1 test`, `2 tests`.
+pub fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        format!("{count} {word}")
+    } else {
+        format!("{count} {word}s")
+    }
 }

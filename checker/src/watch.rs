@@ -5,7 +5,6 @@
 
 mod app;
 mod screen;
-pub mod terminal;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -23,8 +22,8 @@ use crate::commands::check::Checked;
 use crate::commands::{Context, status};
 use crate::outcome::Outcome;
 use crate::run::BuildProgress;
+use crate::term::screen::Terminal;
 use app::{App, Flow};
-use terminal::Terminal;
 
 /// Editors save in several steps (write a temp file, rename, touch): wait
 /// this long after the last change before checking.

@@ -65,12 +65,32 @@ pub fn run(
     // A pass from modified tests is no pass.
     let all_done = outcomes
         .iter()
-        .all(|outcome| outcome.status == Status::Done && outcome.tests_modified.is_empty());
+        .all(|outcome| outcome.status == Status::Done);
     Ok(if all_done {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What in the exercise's edited files is worth a look, compared with the
+/// starters at `baseline` (or with nothing, without git).
+fn review(
+    context: &Context,
+    exercise: &Exercise,
+    baseline: Option<&str>,
+) -> Vec<integrity::review::Flag> {
+    let files: Vec<_> = exercise
+        .edit
+        .iter()
+        .map(|file| {
+            let starter = baseline
+                .and_then(|commit| integrity::baseline::file_at(&context.workbook, commit, file))
+                .unwrap_or_default();
+            (file.clone(), starter)
+        })
+        .collect();
+    integrity::review::scan_files(&context.workbook.root, &files)
 }
 
 /// What a check found, and whether it could be recorded.
@@ -103,11 +123,26 @@ pub fn check(
             side: Side::Starter,
         })
         .collect();
-    let build = runner.build(&jobs, on_build)?;
+    let mut build = runner.build(&jobs, on_build)?;
+    // The commit the starters come from, if git knows it (a learner could
+    // point the progress file elsewhere; `grade` trusts no such thing).
+    let baseline = context
+        .store
+        .load()?
+        .baseline
+        .filter(|commit| integrity::baseline::knows(&context.workbook, commit));
     let mut outcomes = Vec::new();
     for job in &jobs {
-        let mut outcome = runner.test(job, &build);
-        outcome.tests_modified = integrity::modified(&context.workbook, job.exercise);
+        let mut outcome = runner.test(job, &mut build);
+        let modified = integrity::modified(&context.workbook, job.exercise, baseline.as_deref());
+        if !modified.is_empty() {
+            outcome.mark_modified(
+                modified,
+                "files that grade it differ from the workbook as it was given, or are new",
+            );
+        }
+        outcome.review = review(context, job.exercise, baseline.as_deref());
+        outcome.settle();
         on_tested(&outcome);
         outcomes.push(outcome);
     }

@@ -1,5 +1,7 @@
 //! `dev checksums`: record what grades each lesson, after a maintainer
-//! changed tests on purpose.
+//! changed tests on purpose. It names every entry it changes, so that no
+//! edit is blessed without being seen; a learner who runs it gains nothing,
+//! since `check` compares the record itself with the workbook's git history.
 
 use std::process::ExitCode;
 
@@ -11,14 +13,45 @@ use crate::integrity::{self, SUMS_FILE};
 pub fn run(context: &Context) -> Result<ExitCode> {
     let workbook = &context.workbook;
     for lesson in &workbook.lessons {
-        let path = workbook.path(lesson.dir.join(SUMS_FILE));
+        let relative = lesson.dir.join(SUMS_FILE);
+        let path = workbook.path(&relative);
+        let old = integrity::record::recorded(workbook, lesson)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let text = integrity::render(workbook, lesson)?;
+        let mut changes = Vec::new();
+        let mut kept = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let Some((hash, file)) = line.split_once("  ") else {
+                continue;
+            };
+            kept.insert(file);
+            match old.get(file) {
+                Some(previous) if previous == hash => {}
+                Some(_) => changes.push(format!("  changed  {file}")),
+                None => changes.push(format!("  added    {file}")),
+            }
+        }
+        changes.extend(
+            old.keys()
+                .filter(|file| !kept.contains(file.as_str()))
+                .map(|file| format!("  removed  {file}")),
+        );
         std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
         println!(
-            "{} ({} files)",
-            lesson.dir.join(SUMS_FILE).display(),
-            text.lines().count()
+            "{} ({} files, {})",
+            relative.display(),
+            text.lines().count(),
+            if changes.is_empty() {
+                "unchanged".to_string()
+            } else {
+                crate::term::plural(changes.len(), "change")
+            }
         );
+        for change in changes {
+            println!("{change}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,7 +36,7 @@ pub fn run(context: &Context, target: Option<&str>, timeout: Option<u64>) -> Res
     if show {
         run::clear_progress_line();
     }
-    let build = build?;
+    let mut build = build?;
     let (mut passed, mut failed) = (0, 0);
     for exercise in &exercises {
         let starter = runner.test(
@@ -44,14 +44,14 @@ pub fn run(context: &Context, target: Option<&str>, timeout: Option<u64>) -> Res
                 exercise,
                 side: Side::Starter,
             },
-            &build,
+            &mut build,
         );
         let solution = runner.test(
             &Job {
                 exercise,
                 side: Side::Solution,
             },
-            &build,
+            &mut build,
         );
         let problems = problems(&starter, &solution);
         if problems.is_empty() {

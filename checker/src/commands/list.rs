@@ -42,12 +42,13 @@ pub fn run(context: &Context, format: ListFormat) -> Result<ExitCode> {
         ListFormat::Text => {
             let summary = Summary::of(workbook.exercises().map(|e| Grade::of(&progress, e)));
             println!(
-                "{} {} {}/{} exercises done, {}%\n",
+                "{} {} {}/{} exercises done, {}%\n{}\n",
                 workbook.title.bold(),
                 term::bar(summary.exercises_done, summary.exercises_total, 20),
                 summary.exercises_done,
                 summary.exercises_total,
-                summary.percent
+                summary.percent,
+                "(as your last checks recorded; `cargo checker check --all` checks again)".dimmed()
             );
             for lesson in &workbook.lessons {
                 let done = lesson

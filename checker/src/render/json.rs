@@ -52,5 +52,6 @@ fn exercise(exercise: &Exercise, outcome: &Outcome) -> Value {
         "compile_errors": errors,
         "notes": outcome.notes,
         "tests_modified": outcome.tests_modified,
+        "review": outcome.review,
     })
 }

@@ -29,6 +29,29 @@ pub fn check(workbook: &Workbook, exercises: &[&Exercise], outcomes: &[Outcome])
             );
             continue;
         }
+        if outcome.status == crate::outcome::Status::Modified {
+            // Whatever the tests said, nothing of it counts: one error.
+            tests += 1;
+            errors += 1;
+            let files: Vec<String> = outcome
+                .tests_modified
+                .iter()
+                .map(|file| file.display().to_string())
+                .collect();
+            let _ = write!(
+                suites,
+                "  <testsuite name=\"{id}\" tests=\"1\" failures=\"0\" errors=\"1\" time=\"{time:.3}\">\n    \
+                 <testcase classname=\"{id}\" name=\"integrity\" time=\"{time:.3}\">\n      \
+                 <error message=\"not graded: files that grade it were changed\">{}</error>\n    </testcase>\n  </testsuite>\n",
+                escape(&format!(
+                    "{}\n{}",
+                    files.join("\n"),
+                    outcome.notes.join("\n")
+                )),
+                id = escape(&exercise.id),
+            );
+            continue;
+        }
         let failed = outcome.failures().count();
         tests += outcome.tests_total();
         failures += failed;

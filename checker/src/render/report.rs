@@ -31,8 +31,21 @@ fn status_name(grade: &Grade) -> &'static str {
     grade.status.map_or("not_started", |status| status.as_str())
 }
 
-pub fn text(workbook: &Workbook, progress: &Progress) -> String {
-    let mut out = format!("{} — progress report\n\n", workbook.title);
+/// Where the figures come from, in words.
+fn source(verified: bool) -> &'static str {
+    if verified {
+        "Every exercise was checked again just now."
+    } else {
+        "These are the results your last checks recorded; `cargo checker report --verify` checks again first."
+    }
+}
+
+pub fn text(workbook: &Workbook, progress: &Progress, verified: bool) -> String {
+    let mut out = format!(
+        "{} — progress report\n{}\n\n",
+        workbook.title,
+        source(verified)
+    );
     let _ = writeln!(
         out,
         "{:<40} {:>9} {:>9} {:>7}",
@@ -81,7 +94,7 @@ fn row(out: &mut String, name: &str, summary: &Summary) {
     );
 }
 
-pub fn json(workbook: &Workbook, progress: &Progress) -> String {
+pub fn json(workbook: &Workbook, progress: &Progress, verified: bool) -> String {
     let lessons: Vec<Value> = workbook
         .lessons
         .iter()
@@ -109,14 +122,20 @@ pub fn json(workbook: &Workbook, progress: &Progress) -> String {
         .collect();
     let document = json!({
         "workbook": workbook.title,
+        // "recorded": repeated from the last checks; "verified": checked again now.
+        "source": if verified { "verified" } else { "recorded" },
         "lessons": lessons,
         "summary": overall(progress, workbook),
     });
     serde_json::to_string_pretty(&document).expect("JSON values always serialise")
 }
 
-pub fn markdown(workbook: &Workbook, progress: &Progress) -> String {
-    let mut out = format!("# {} — progress report\n\n", workbook.title);
+pub fn markdown(workbook: &Workbook, progress: &Progress, verified: bool) -> String {
+    let mut out = format!(
+        "# {} — progress report\n\n{}\n\n",
+        workbook.title,
+        source(verified)
+    );
     out.push_str(
         "| Lesson | Exercises done | Tests passed | Score |\n| --- | ---: | ---: | ---: |\n",
     );

@@ -5,12 +5,12 @@ use std::fmt::Write as _;
 
 use colored::Colorize;
 
-use crate::commands::plural;
 use crate::grade::{Grade, Summary};
 use crate::manifest::{Exercise, Workbook};
 use crate::outcome::{Outcome, Status};
 use crate::progress::Progress;
 use crate::term;
+use crate::term::plural;
 
 /// How many compiler errors are listed by location before "and N more".
 const LISTED_ERRORS: usize = 5;
@@ -80,8 +80,9 @@ fn detail(
     );
     tampering(out, outcome);
     if outcome.status == Status::Done {
-        if outcome.tests_modified.is_empty() {
-            celebrate(out, workbook, progress, exercise);
+        celebrate(out, workbook, progress, exercise);
+        for flag in &outcome.review {
+            let _ = writeln!(out, "{} {}", "note:".yellow().bold(), flag.describe());
         }
         return;
     }
@@ -108,6 +109,9 @@ fn detail(
     for note in &outcome.notes {
         let _ = writeln!(out, "{} {note}", "note:".yellow().bold());
     }
+    for flag in &outcome.review {
+        let _ = writeln!(out, "{} {}", "note:".yellow().bold(), flag.describe());
+    }
     next_steps(out, workbook, progress, exercise);
 }
 
@@ -123,7 +127,7 @@ fn tampering(out: &mut String, outcome: &Outcome) {
         .collect();
     let _ = writeln!(
         out,
-        "  {} the tests that grade it were changed ({}); this result does not count until they are restored from the workbook's repository.",
+        "  {} files that grade it are not as the workbook gave them ({}); it scores 0 until they are restored (`git checkout` them, or `git clean` a new file).",
         "warning:".yellow().bold(),
         files.join(", ")
     );
@@ -278,5 +282,8 @@ pub fn verdict(outcome: &Outcome) -> String {
         )
         .red()
         .to_string(),
+        Status::Modified => "not graded: what grades it was changed (0 points)"
+            .red()
+            .to_string(),
     }
 }

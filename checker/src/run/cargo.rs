@@ -12,6 +12,8 @@ use super::process::LineSink;
 pub struct TestExecutable {
     pub src_path: PathBuf,
     pub executable: PathBuf,
+    /// cargo found it up to date (by modification times) and built nothing.
+    pub fresh: bool,
 }
 
 /// A compiler error, with where it is.
@@ -45,6 +47,8 @@ enum Message {
         target: Target,
         profile: Profile,
         executable: Option<PathBuf>,
+        #[serde(default)]
+        fresh: bool,
     },
     CompilerMessage {
         manifest_path: PathBuf,
@@ -103,6 +107,7 @@ impl LineSink for BuildMessages {
                 target,
                 profile,
                 executable,
+                fresh,
             } => {
                 self.artifacts += 1;
                 if let (true, Some(executable)) = (
@@ -112,6 +117,7 @@ impl LineSink for BuildMessages {
                     self.executables.push(TestExecutable {
                         src_path: target.src_path,
                         executable,
+                        fresh,
                     });
                 }
             }

@@ -59,6 +59,9 @@ pub struct LibtestOutput {
     pub dropped_names: u64,
     /// Lines that are not libtest's own (output of child processes, crashes).
     pub stray: super::process::Tail,
+    /// The tests `--list` named: results and output blocks of any other name
+    /// are the tests' own output imitating libtest's, and cost no budget.
+    expected: Option<std::collections::HashSet<String>>,
 }
 
 /// Which test's output block the lines belong to. The open block is kept
@@ -86,7 +89,9 @@ impl LineSink for LibtestOutput {
     fn line(&mut self, line: &str) {
         // Output blocks come after the results, in the `failures:` section:
         // one printed earlier is the tests' own output imitating libtest.
-        if let Some(name) = block_start(line).filter(|_| self.in_failures) {
+        if let Some(name) =
+            block_start(line).filter(|name| self.in_failures && self.is_expected(name))
+        {
             self.close_block();
             self.block = match self.outputs.remove(name) {
                 Some(output) => Block::Test(name.to_string(), output),
@@ -114,7 +119,11 @@ impl LineSink for LibtestOutput {
             Block::None => {}
         }
         if let Some((name, state)) = result_line(line) {
-            self.record(name, state);
+            if self.is_expected(name) {
+                self.record(name, state);
+            } else {
+                self.dropped_names += 1;
+            }
             return;
         }
         if !line.is_empty() && !line.starts_with("running ") && !line.starts_with("    ") {
@@ -128,6 +137,20 @@ impl LineSink for LibtestOutput {
 }
 
 impl LibtestOutput {
+    /// A reader that believes only results of the tests `--list` named.
+    pub fn expecting(names: &[String]) -> LibtestOutput {
+        LibtestOutput {
+            expected: Some(names.iter().cloned().collect()),
+            ..LibtestOutput::default()
+        }
+    }
+
+    fn is_expected(&self, name: &str) -> bool {
+        self.expected
+            .as_ref()
+            .is_none_or(|expected| expected.contains(name))
+    }
+
     fn close_block(&mut self) {
         if let Block::Test(name, output) = std::mem::take(&mut self.block) {
             self.outputs.insert(name, output);

@@ -270,7 +270,7 @@ impl App {
     fn is_done(&self) -> bool {
         self.outcome
             .as_ref()
-            .is_some_and(|o| o.status == Status::Done && o.tests_modified.is_empty())
+            .is_some_and(|o| o.status == Status::Done)
     }
 
     fn exercise_key(&mut self, code: KeyCode, events: &Sender<Event>) -> Result<Flow> {

@@ -135,10 +135,18 @@ fn verdict_lines(app: &App, outcome: &Outcome, lines: &mut Vec<String>) {
         hints(app, lines);
     }
     if !outcome.tests_modified.is_empty() {
+        let files: Vec<String> = outcome
+            .tests_modified
+            .iter()
+            .map(|file| file.display().to_string())
+            .collect();
         lines.push(
-            "The tests that grade it were changed: this result does not count."
-                .yellow()
-                .to_string(),
+            format!(
+                "Files that grade it are not as the workbook gave them ({}): it scores 0 until they are restored.",
+                files.join(", ")
+            )
+            .yellow()
+            .to_string(),
         );
     }
     match outcome.status {
@@ -157,7 +165,7 @@ fn verdict_lines(app: &App, outcome: &Outcome, lines: &mut Vec<String>) {
                 ));
             }
         }
-        Status::Failed | Status::TimedOut => {
+        Status::Failed | Status::TimedOut | Status::Modified => {
             let dir = format!("{}/", app.exercise().dir.display());
             failures(outcome, &dir, lines);
         }
@@ -165,12 +173,12 @@ fn verdict_lines(app: &App, outcome: &Outcome, lines: &mut Vec<String>) {
     for note in &outcome.notes {
         lines.push(format!("{} {note}", "note:".yellow()));
     }
+    for flag in &outcome.review {
+        lines.push(format!("{} {}", "note:".yellow(), flag.describe()));
+    }
 }
 
 fn done(app: &App, outcome: &Outcome, lines: &mut Vec<String>) {
-    if !outcome.tests_modified.is_empty() {
-        return;
-    }
     let exercise = app.exercise();
     let lesson = app
         .context

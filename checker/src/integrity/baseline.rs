@@ -1,0 +1,132 @@
+//! What differs from the workbook as it was given: git compares every file
+//! the learner is not meant to change with the commit the workbook was at on
+//! first use (the baseline), and lists files that commit never had.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::manifest::{Exercise, Workbook};
+
+use super::record::{SHARED_TEST_DIR, WORKSPACE_FILES};
+
+/// Files git knows no answer for are not worth a line: editors' swap and
+/// backup files, the desktop's folder notes.
+const EDITOR_LITTER: [&str; 5] = [".swp", ".swo", "~", ".DS_Store", ".orig"];
+
+/// Files outside `exercise.edit` that differ from `baseline`, or that it
+/// never had, relative to the root; `None` when git cannot tell (no git, no
+/// repository at the root, an unknown commit).
+pub fn changed(workbook: &Workbook, exercise: &Exercise, baseline: &str) -> Option<Vec<PathBuf>> {
+    let lesson_dir = exercise.dir.parent().unwrap_or(Path::new(""));
+    let mut watched: Vec<String> = vec![
+        slashed(&exercise.dir),
+        format!("{}/{}", slashed(lesson_dir), crate::manifest::LESSON_FILE),
+        format!("{}/{}", slashed(lesson_dir), super::record::SUMS_FILE),
+        SHARED_TEST_DIR.to_string(),
+        ".cargo".to_string(),
+        ".gitignore".to_string(),
+    ];
+    watched.extend(WORKSPACE_FILES.iter().map(ToString::to_string));
+    let excluded: Vec<String> = exercise
+        .edit
+        .iter()
+        .map(|file| format!(":(exclude){}", slashed(file)))
+        .collect();
+
+    let mut changed = git(
+        workbook,
+        &["diff", "--name-only", "-z", "--no-renames", baseline, "--"],
+        watched.iter().chain(&excluded),
+    )?;
+    // A file the baseline never had: a `build.rs`, a second test file. Only
+    // the workbook's own `.gitignore` files may hide one, not the learner's
+    // private excludes.
+    let untracked_in = [
+        slashed(&exercise.dir),
+        SHARED_TEST_DIR.to_string(),
+        ".cargo".to_string(),
+    ];
+    let untracked = git(
+        workbook,
+        &[
+            "ls-files",
+            "--others",
+            "-z",
+            "--exclude-per-directory=.gitignore",
+            "--",
+        ],
+        untracked_in.iter().chain(&excluded),
+    )?;
+    changed.extend(untracked.into_iter().filter(|path| {
+        !EDITOR_LITTER
+            .iter()
+            .any(|end| path.to_string_lossy().ends_with(end))
+    }));
+    changed.sort();
+    changed.dedup();
+    Some(changed)
+}
+
+/// The text of `file` (relative to the root) at `commit`.
+pub fn file_at(workbook: &Workbook, commit: &str, file: &Path) -> Option<String> {
+    let output = git_command(workbook)
+        .args(["show", &format!("{commit}:{}", slashed(file))])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Whether `commit` is a commit of the workbook's repository.
+pub fn knows(workbook: &Workbook, commit: &str) -> bool {
+    git(
+        workbook,
+        &["cat-file", "-e", &format!("{commit}^{{commit}}")],
+        std::iter::empty::<&String>(),
+    )
+    .is_some()
+}
+
+/// Runs git at the workbook root only (never a repository above it) and
+/// returns the NUL-separated paths it printed, or `None` if it failed.
+fn git<'a>(
+    workbook: &Workbook,
+    args: &[&str],
+    paths: impl Iterator<Item = &'a String>,
+) -> Option<Vec<PathBuf>> {
+    let output = git_command(workbook).args(args).args(paths).output().ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    Some(
+        output
+            .stdout
+            .split(|byte| *byte == 0)
+            .filter(|path| !path.is_empty())
+            .map(|path| PathBuf::from(String::from_utf8_lossy(path).into_owned()))
+            .collect(),
+    )
+}
+
+/// git, at the workbook root and never in a repository above it.
+fn git_command(workbook: &Workbook) -> Command {
+    let ceiling = workbook.root.parent().unwrap_or(&workbook.root);
+    let mut command = Command::new("git");
+    command
+        .arg("-C")
+        .arg(&workbook.root)
+        .args(["-c", "core.quotePath=false"])
+        .env("GIT_CEILING_DIRECTORIES", ceiling)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+fn slashed(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}

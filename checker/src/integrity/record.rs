@@ -1,0 +1,152 @@
+//! The record every lesson keeps of the files that grade it: the SHA-256 of
+//! its test files, of the manifests that say what is built and run
+//! (`exercise.toml`, the exercise's `Cargo.toml`, `lesson.toml`, the
+//! workspace's `Cargo.toml` and `.cargo/config.toml`) and of the shared
+//! testkit, in `tests.sha256`, in the format `sha256sum -c` reads, with paths
+//! relative to the workbook root. It works without git; the learner could
+//! rewrite it, which is why a record that differs from the baseline commit's
+//! is itself a change (see `baseline`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::run::seal::sha256_hex;
+use anyhow::{Context, Result};
+
+use crate::manifest::{Exercise, Lesson, Workbook};
+
+pub const SUMS_FILE: &str = "tests.sha256";
+/// Every exercise's tests lean on the testkit: editing it could pass them all.
+pub const SHARED_TEST_DIR: &str = "testkit";
+/// What the whole workspace builds with: a `[patch]` or a `rustc-wrapper`
+/// there could swap anything.
+pub const WORKSPACE_FILES: [&str; 2] = ["Cargo.toml", ".cargo/config.toml"];
+
+/// The files that grade `exercise`, relative to the workbook root: its tests
+/// and manifests, its lesson's manifest, the testkit and the workspace's
+/// build files (those that exist).
+pub fn graded_by(workbook: &Workbook, exercise: &Exercise) -> Vec<PathBuf> {
+    let mut files = exercise_files(exercise);
+    files.push(lesson_dir(exercise).join(crate::manifest::LESSON_FILE));
+    files.extend(shared_files(workbook));
+    files
+}
+
+fn lesson_dir(exercise: &Exercise) -> PathBuf {
+    exercise
+        .dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn exercise_files(exercise: &Exercise) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = exercise
+        .tests
+        .iter()
+        .map(|test| exercise.dir.join(test))
+        .collect();
+    files.push(exercise.dir.join(crate::manifest::EXERCISE_FILE));
+    files.push(exercise.dir.join("Cargo.toml"));
+    files
+}
+
+fn shared_files(workbook: &Workbook) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let testkit = Path::new(SHARED_TEST_DIR);
+    if workbook.path(testkit.join("Cargo.toml")).is_file() {
+        files.push(testkit.join("Cargo.toml"));
+    }
+    rust_files(workbook, &testkit.join("src"), &mut files);
+    files.extend(
+        WORKSPACE_FILES
+            .iter()
+            .map(PathBuf::from)
+            .filter(|file| workbook.path(file).is_file()),
+    );
+    files
+}
+
+fn rust_files(workbook: &Workbook, dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(workbook.path(dir)) else {
+        return;
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| dir.join(entry.file_name()))
+        .collect();
+    found.sort();
+    for path in found {
+        if workbook.path(&path).is_dir() {
+            rust_files(workbook, &path, files);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// The recorded sums of a lesson, by root-relative path (`None`: no record).
+pub fn recorded(workbook: &Workbook, lesson: &Lesson) -> Result<Option<BTreeMap<String, String>>> {
+    let path = workbook.path(lesson.dir.join(SUMS_FILE));
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut sums = BTreeMap::new();
+    for (number, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+    {
+        let Some((hash, file)) = line.split_once("  ") else {
+            anyhow::bail!(
+                "{}:{}: expected `HASH  PATH`; regenerate it with `cargo checker dev checksums`",
+                path.display(),
+                number + 1
+            );
+        };
+        sums.insert(file.to_string(), hash.to_string());
+    }
+    Ok(Some(sums))
+}
+
+/// The files that grade `exercise` and differ from the lesson's record.
+/// Empty when the lesson keeps no record.
+pub fn modified(workbook: &Workbook, exercise: &Exercise) -> Vec<PathBuf> {
+    let Some(lesson) = workbook.lesson(&exercise.lesson) else {
+        return Vec::new();
+    };
+    let Ok(Some(sums)) = recorded(workbook, lesson) else {
+        return Vec::new();
+    };
+    graded_by(workbook, exercise)
+        .into_iter()
+        .filter(|file| {
+            let actual = fs::read(workbook.path(file))
+                .ok()
+                .map(|bytes| sha256_hex(&bytes));
+            actual.is_none() || sums.get(&slashed(file)) != actual.as_ref()
+        })
+        .collect()
+}
+
+/// The text `tests.sha256` should hold for `lesson` now.
+pub fn render(workbook: &Workbook, lesson: &Lesson) -> Result<String> {
+    let mut files: Vec<PathBuf> = lesson.exercises.iter().flat_map(exercise_files).collect();
+    files.push(lesson.dir.join(crate::manifest::LESSON_FILE));
+    files.extend(shared_files(workbook));
+    let mut text = String::new();
+    for file in files {
+        let bytes = fs::read(workbook.path(&file))
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let _ = writeln!(text, "{}  {}", sha256_hex(&bytes), slashed(&file));
+    }
+    Ok(text)
+}
+
+fn slashed(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
