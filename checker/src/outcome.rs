@@ -67,6 +67,9 @@ pub struct Failure {
     pub location: Option<String>,
     /// What else the test printed.
     pub output: String,
+    /// It failed only because another test did (a pass that a hang kept
+    /// libtest from confirming): never the first failure to show.
+    pub secondary: bool,
 }
 
 impl Outcome {
@@ -103,8 +106,13 @@ impl Outcome {
         self.tests.len()
     }
 
+    /// Failing tests, those that failed on their own first.
     pub fn failures(&self) -> impl Iterator<Item = &TestResult> {
-        self.tests.iter().filter(|test| !test.passed)
+        let secondary = |test: &&TestResult| test.failure.as_ref().is_some_and(|f| f.secondary);
+        let failing = || self.tests.iter().filter(|test| !test.passed);
+        failing()
+            .filter(move |test| !secondary(test))
+            .chain(failing().filter(secondary))
     }
 }
 

@@ -463,10 +463,16 @@ impl<'a> Runner<'a> {
             // may be anybody's, so none of them counts.
             for test in outcome.tests[first..].iter_mut().filter(|t| t.passed) {
                 test.passed = false;
+                let verdict = if run.exit == Exit::TimedOut {
+                    "does not count: another test did not finish, so libtest never confirmed this pass"
+                } else {
+                    "reported `ok`, but libtest never confirmed it"
+                };
                 test.failure = Some(Failure {
-                    message: format!("reported `ok`, but libtest never confirmed it.\n{reason}"),
+                    message: format!("{verdict}.\n{reason}"),
                     location: None,
                     output: String::new(),
+                    secondary: run.exit == Exit::TimedOut,
                 });
             }
         }

@@ -173,7 +173,9 @@ fn check_all_json_is_one_document_with_a_status_per_exercise() {
             ("basics/flooding", "failed"),
         ]
     );
-    assert_eq!(document["summary"]["tests_passed"], 4);
+    // The hanging exercise's quick test passed, but libtest never confirmed
+    // it (the other test hung): it does not count.
+    assert_eq!(document["summary"]["tests_passed"], 3);
     assert_eq!(document["summary"]["tests_total"], 10);
     assert_eq!(document["summary"]["exercises_done"], 1);
     assert_eq!(document["summary"]["exercises_total"], 6);

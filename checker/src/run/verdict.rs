@@ -13,6 +13,7 @@ pub fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
             message: "the test failed without a message".into(),
             location: None,
             output: String::new(),
+            secondary: false,
         };
     };
     match captured.panic(name) {
@@ -28,12 +29,14 @@ pub fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
                 // learner; its message names the test line instead.
                 location: Some(panic.location).filter(|l| !l.starts_with("testkit/")),
                 output,
+                secondary: false,
             }
         }
         None => Failure {
             message: "the test failed (it returned an error or did not panic as expected)".into(),
             location: None,
             output: captured.text(),
+            secondary: false,
         },
     }
 }
@@ -110,6 +113,7 @@ pub fn unfinished(exit: Exit, timeout: Duration) -> Failure {
         message,
         location: None,
         output: String::new(),
+        secondary: false,
     }
 }
 
