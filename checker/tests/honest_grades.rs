@@ -1,0 +1,504 @@
+//! Honest grades, end to end: the real checker on private copies of
+//! `tests/fixtures/hostile`, against learner code (and learner edits) that
+//! try to earn points they did not: replacing other test binaries and the
+//! checker, rewriting tests and dating them back, build scripts, manifests
+//! that point at the solution, shared build folders, passes libtest never
+//! confirmed, floods of fake names, absurd time limits. Each test holds one
+//! promise; each failed on the checker before these promises were kept.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::copy_tree;
+#[path = "common/git.rs"]
+mod git;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hostile");
+const CHECKER: &str = env!("CARGO_BIN_EXE_checker");
+const ENV_REMOVED: [&str; 6] = [
+    "CARGO_TARGET_DIR",
+    "WORKBOOK_ROOT",
+    "RUST_BACKTRACE",
+    "RUST_TEST_THREADS",
+    "RUST_TEST_NOCAPTURE",
+    "CARGO_BUILD_TARGET_DIR",
+];
+
+/// A private copy of the hostile fixture, a git repository whose one
+/// commit is the workbook as given (the checker's baseline).
+struct Workbook {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Workbook {
+    fn new() -> Workbook {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("workbook");
+        copy_tree(Path::new(FIXTURE), &root);
+        git::commit_all(&root);
+        Workbook { _dir: dir, root }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).unwrap()
+    }
+
+    fn write(&self, relative: &str, text: &str) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Puts every tracked file back and removes new ones, as a learner
+    /// would with `git checkout . && git clean -fd`.
+    fn restore(&self) {
+        git::git(&self.root, &["checkout", "-q", "--", "."]);
+        git::git(
+            &self.root,
+            &["clean", "-qfd", "--", "lessons", "solutions", ".cargo"],
+        );
+    }
+
+    /// Writes the reference solution into the learner's file.
+    fn solve(&self, lesson_dir: &str, name: &str) {
+        let solution = self.read(&format!("solutions/{lesson_dir}/{name}/src/lib.rs"));
+        self.write(
+            &format!("lessons/{lesson_dir}/{name}/src/lib.rs"),
+            &solution,
+        );
+    }
+
+    fn run_with(&self, checker: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(checker);
+        command.args(args).current_dir(&self.root);
+        for name in ENV_REMOVED {
+            command.env_remove(name);
+        }
+        command.env("NO_COLOR", "1");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(Path::new(CHECKER), args, &[])
+    }
+
+    /// `check TARGET --format json`, as a document.
+    fn check(&self, target: &str) -> Value {
+        json(&self.run(&["check", target, "--format", "json"]))
+    }
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+fn exercise<'a>(document: &'a Value, id: &str) -> &'a Value {
+    document["exercises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {document:#}"))
+}
+
+fn status(document: &Value, id: &str) -> String {
+    exercise(document, id)["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The test binaries of the calm lesson in the workbook's build folder.
+fn calm_binaries(workbook: &Workbook) -> Vec<PathBuf> {
+    std::fs::read_dir(workbook.path("target/debug/deps"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            (name.starts_with("greet-") || name.starts_with("double-")) && !name.contains('.')
+        })
+        .collect()
+}
+
+const FORGED_REPORT: &str = "#!/bin/sh\ncase \"$*\" in\n*--list*) echo 'greets_by_name: test';;\n*) echo 'test greets_by_name ... ok'; echo; echo 'test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s';;\nesac\n";
+
+#[test]
+fn code_that_replaces_other_test_binaries_or_the_checker_is_caught_and_earns_nothing_later() {
+    let workbook = Workbook::new();
+    let before = workbook.check("calm");
+    assert_eq!(status(&before, "calm/greet"), "failed", "{before:#}");
+
+    // The checker as `cargo checker` builds it, inside the workbook's target/.
+    let checker = workbook.path("target/debug/checker");
+    std::fs::copy(CHECKER, &checker).unwrap();
+    let run = workbook.run_with(
+        &checker,
+        &["check", "cheats/replaces", "--format", "json"],
+        &[],
+    );
+    let document = json(&run);
+    let replaces = exercise(&document, "cheats/replaces");
+    assert_eq!(replaces["status"], "modified", "{replaces:#}");
+    assert_eq!(replaces["tests_passed"], 0);
+    let notes = replaces["notes"].to_string();
+    assert!(notes.contains("replaced files it does not own"), "{notes}");
+    assert!(
+        !checker.exists() || std::fs::read(&checker).unwrap() == std::fs::read(CHECKER).unwrap(),
+        "the forged checker was left in place for the next `cargo checker`"
+    );
+
+    // Put the cheat back to an honest starter: the credit must not survive.
+    workbook.restore();
+    workbook.write(
+        "lessons/06-cheats/replaces/src/lib.rs",
+        "pub fn add(_a: u32, _b: u32) -> u32 {\n    0\n}\n",
+    );
+    let after = workbook.check("calm");
+    for id in ["calm/greet", "calm/double"] {
+        assert_eq!(
+            status(&after, id),
+            "failed",
+            "{id} was graded with a forged binary: {after:#}"
+        );
+    }
+
+    // The same forgery made outside the checker (a learner's own `cargo
+    // test`, say) is seen at the next check: the binary is built again.
+    for binary in calm_binaries(&workbook) {
+        std::fs::write(&binary, FORGED_REPORT).unwrap();
+    }
+    let later = workbook.check("calm/greet");
+    assert_eq!(status(&later, "calm/greet"), "failed", "{later:#}");
+    assert!(
+        exercise(&later, "calm/greet")["tests"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("greet"),
+        "the real test ran: {later:#}"
+    );
+}
+
+#[test]
+fn code_that_rewrites_its_tests_and_restores_them_dated_in_the_past_earns_nothing() {
+    let workbook = Workbook::new();
+    let original = workbook.read("lessons/06-cheats/restores/tests/restores.rs");
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(status(
+            &workbook.check("cheats/restores"),
+            "cheats/restores",
+        ));
+    }
+    assert!(
+        statuses.iter().all(|status| status != "done"),
+        "a forged pass was graded: {statuses:?}"
+    );
+    assert_eq!(
+        statuses[0], "modified",
+        "{statuses:?}: the run that rewrote its tests"
+    );
+    assert_eq!(
+        statuses[1], "modified",
+        "{statuses:?}: the run that put them back"
+    );
+    // Whatever the file says now, the tests that run are its real ones.
+    workbook.write("lessons/06-cheats/restores/tests/restores.rs", &original);
+    workbook.solve("06-cheats", "restores");
+    let honest = workbook.check("cheats/restores");
+    assert_eq!(status(&honest, "cheats/restores"), "done", "{honest:#}");
+}
+
+#[test]
+fn build_scripts_solution_paths_and_edited_manifests_or_records_are_changes_that_score_zero() {
+    let workbook = Workbook::new();
+    workbook.solve("06-cheats", "honest");
+    let clean = workbook.check("cheats/honest");
+    assert_eq!(status(&clean, "cheats/honest"), "done", "{clean:#}");
+
+    let cheats: [(&str, &dyn Fn(&Workbook)); 5] = [
+        ("a new build.rs", &|w: &Workbook| {
+            w.write("lessons/06-cheats/honest/build.rs", "fn main() {}\n")
+        }),
+        ("a [lib] path to the solution", &|w: &Workbook| {
+            let manifest = "lessons/06-cheats/honest/Cargo.toml";
+            let text = w.read(manifest).replace(
+                "[lib]\n",
+                "[lib]\npath = \"../../../solutions/06-cheats/honest/src/lib.rs\"\n",
+            );
+            w.write(manifest, &text);
+            w.write(
+                "lessons/06-cheats/honest/src/lib.rs",
+                "pub fn add(_a: u32, _b: u32) -> u32 { 0 }\n",
+            );
+        }),
+        ("tests of one's own in exercise.toml", &|w: &Workbook| {
+            let manifest = "lessons/06-cheats/honest/exercise.toml";
+            let text = w.read(manifest).replace("tests/honest.rs", "tests/mine.rs");
+            w.write(manifest, &text);
+            w.write(
+                "lessons/06-cheats/honest/tests/mine.rs",
+                "#[test]\nfn adds() {}\n",
+            );
+        }),
+        (
+            "edited tests blessed with dev checksums",
+            &|w: &Workbook| {
+                let test = "lessons/06-cheats/honest/tests/honest.rs";
+                w.write(test, &w.read(test).replace("assert_eq!(add(7, 0), 7);", ""));
+                let run = w.run(&["dev", "checksums"]);
+                assert_eq!(run.code, Some(0), "{}", run.stderr);
+                assert!(
+                    run.stdout
+                        .contains("changed  lessons/06-cheats/honest/tests/honest.rs"),
+                    "dev checksums says what it blesses: {}",
+                    run.stdout
+                );
+            },
+        ),
+        (
+            "build settings in a new .cargo/config.toml",
+            &|w: &Workbook| w.write(".cargo/config.toml", "[build]\nrustflags = []\n"),
+        ),
+    ];
+    for (cheat, apply) in cheats {
+        workbook.restore();
+        workbook.solve("06-cheats", "honest");
+        apply(&workbook);
+        let document = workbook.check("cheats/honest");
+        let honest = exercise(&document, "cheats/honest");
+        assert_eq!(
+            honest["status"], "modified",
+            "{cheat} was not noticed: {honest:#}"
+        );
+        assert_eq!(honest["tests_passed"], 0, "{cheat}");
+        assert_eq!(document["summary"]["percent"], 0.0, "{cheat}");
+    }
+}
+
+#[test]
+fn two_checkouts_sharing_a_target_folder_never_grade_one_with_the_others_build() {
+    let untouched = Workbook::new();
+    let solved = Workbook::new();
+    solved.solve("06-cheats", "honest");
+    let shared = tempfile::tempdir().unwrap();
+    let env = [("CARGO_TARGET_DIR", shared.path().to_str().unwrap())];
+    let run = solved.run_with(
+        Path::new(CHECKER),
+        &["check", "cheats/honest", "--format", "json"],
+        &env,
+    );
+    assert_eq!(status(&json(&run), "cheats/honest"), "done");
+    let run = untouched.run_with(
+        Path::new(CHECKER),
+        &["check", "cheats/honest", "--format", "json"],
+        &env,
+    );
+    assert_eq!(
+        status(&json(&run), "cheats/honest"),
+        "failed",
+        "the untouched checkout was graded with the other's build"
+    );
+}
+
+#[test]
+fn passes_that_libtest_never_confirmed_count_on_no_path_and_fake_names_hide_no_failure() {
+    let workbook = Workbook::new();
+    let document = workbook.check("forgery");
+    // Some tests said `ok`, then the process left without a summary.
+    let partial = exercise(&document, "forgery/partial");
+    assert_eq!(partial["tests_passed"], 0, "{partial:#}");
+    // Every test said `ok`, then the process hung until the time limit.
+    let hangs = exercise(&document, "forgery/hangs");
+    assert_eq!(hangs["status"], "timed_out", "{hangs:#}");
+    assert_eq!(hangs["tests_passed"], 0, "{hangs:#}");
+    // Megabytes of results for tests that do not exist: the real failure
+    // is still reported as what it is.
+    let names = exercise(&document, "forgery/names");
+    let message = names["tests"][0]["message"].as_str().unwrap();
+    assert!(message.contains("left == right"), "{message}");
+    let junit = workbook
+        .run(&["check", "forgery/hangs", "--format", "junit"])
+        .stdout;
+    assert!(junit.contains("failures=\"2\""), "{junit}");
+}
+
+#[test]
+fn a_result_from_modified_tests_scores_zero_and_is_marked_in_every_format() {
+    let workbook = Workbook::new();
+    workbook.solve("06-cheats", "honest");
+    let test = "lessons/06-cheats/honest/tests/honest.rs";
+    workbook.write(test, &workbook.read(test).replace("7);", "7); // edited"));
+    let document = workbook.check("cheats/honest");
+    assert_eq!(status(&document, "cheats/honest"), "modified");
+    assert_eq!(document["summary"]["exercises_done"], 0);
+    assert_eq!(document["summary"]["tests_passed"], 0);
+    assert_eq!(document["summary"]["percent"], 0.0);
+    let junit = workbook
+        .run(&["check", "cheats/honest", "--format", "junit"])
+        .stdout;
+    assert!(junit.contains("<error message=\"not graded"), "{junit}");
+    let list = json(&workbook.run(&["list", "--format", "json"]));
+    let listed = exercise(&list, "cheats/honest");
+    assert_eq!(
+        (listed["status"].as_str(), listed["tests_passed"].as_u64()),
+        (Some("modified"), Some(0))
+    );
+    let text = workbook.run(&["list"]).stdout;
+    let line = text.lines().find(|l| l.contains("cheats/honest")).unwrap();
+    assert!(line.contains("modified") && line.contains('✗'), "{line}");
+    let report = workbook.run(&["report", "--format", "json"]).stdout;
+    assert!(report.contains("\"status\": \"modified\""), "{report}");
+    assert!(report.contains("\"source\": \"recorded\""), "{report}");
+}
+
+#[test]
+fn absurd_time_limits_are_one_line_errors_not_panics() {
+    let workbook = Workbook::new();
+    let run = workbook.run(&["check", "calm/greet", "--timeout", "9223372036854775807"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("from 1 to 86400") && !run.stderr.contains("panicked"),
+        "{}",
+        run.stderr
+    );
+    let run = workbook.run(&["check", "calm/greet", "--timeout", "0"]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    for setting in [
+        "timeout = 0",
+        "timeout = 9223372036854775807",
+        "timeout = 18446744073709551615",
+    ] {
+        let text = workbook
+            .read("workbook.toml")
+            .replace("timeout = 10", setting);
+        workbook.write("workbook.toml", &text);
+        let run = workbook.run(&["check", "calm/greet"]);
+        assert_eq!(run.code, Some(2), "{setting}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.trim().lines().count(),
+            1,
+            "{setting}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("workbook.toml"),
+            "{setting}: {}",
+            run.stderr
+        );
+        workbook.restore();
+    }
+}
+
+#[test]
+fn grade_trusts_nothing_of_a_learners_tree_but_the_edited_files_and_flags_tampering_code() {
+    let instructor = Workbook::new();
+    // The instructor's starters are honest; the learner's files are not.
+    for name in ["replaces", "restores"] {
+        instructor.write(
+            &format!("lessons/06-cheats/{name}/src/lib.rs"),
+            "/// Adds two numbers.\npub fn add(_a: u32, _b: u32) -> u32 {\n    0\n}\n",
+        );
+    }
+    let learner = Workbook::new();
+    // Edits outside the edited files: the tests, the manifest, a build script.
+    let test = "lessons/06-cheats/honest/tests/honest.rs";
+    learner.write(test, "use cheats_honest::add;\n\n#[test]\nfn adds() {\n    let _ = add(2, 3);\n}\n\n#[test]\nfn adds_zero() {}\n");
+    let manifest = "lessons/06-cheats/honest/Cargo.toml";
+    learner.write(
+        manifest,
+        &learner.read(manifest).replace(
+            "[lib]\n",
+            "[lib]\npath = \"../../../solutions/06-cheats/honest/src/lib.rs\"\n",
+        ),
+    );
+    learner.write("lessons/06-cheats/honest/build.rs", "fn main() {}\n");
+    // A learner who solved one exercise for real.
+    learner.solve("05-forgery", "forges");
+    git::git(&learner.root, &["add", "-A"]);
+    git::git(&learner.root, &["commit", "-qm", "my work"]);
+
+    let out = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", learner.root.display());
+    let run = instructor.run(&[
+        "grade",
+        learner.root.to_str().unwrap(),
+        &url,
+        "--only",
+        "cheats",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--junit",
+    ]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    for name in ["workbook", "workbook-2"] {
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.path().join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        for id in ["cheats/honest", "cheats/replaces", "cheats/restores"] {
+            assert_ne!(
+                status(&report, id),
+                "done",
+                "{name}: {id} was graded done: {report:#}"
+            );
+        }
+        let replaces = exercise(&report, "cheats/replaces");
+        let flagged: Vec<&str> = replaces["review"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|flag| flag["pattern"].as_str().unwrap())
+            .collect();
+        assert!(
+            flagged.contains(&"current_exe") && flagged.contains(&"Command"),
+            "{replaces:#}"
+        );
+        let restores = exercise(&report, "cheats/restores");
+        assert!(
+            restores["review"].to_string().contains("set_modified"),
+            "{restores:#}"
+        );
+        assert!(out.path().join(format!("{name}.xml")).is_file());
+    }
+    assert!(run.stdout.contains("flagged for review"), "{}", run.stdout);
+
+    // What the learner solved for real is graded done.
+    let run = instructor.run(&[
+        "grade",
+        learner.root.to_str().unwrap(),
+        "--only",
+        "forgery/forges",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("workbook.json")).unwrap())
+            .unwrap();
+    assert_eq!(status(&report, "forgery/forges"), "done", "{report:#}");
+}
