@@ -11,7 +11,6 @@
 use axum::Router;
 use axum::routing::get;
 
-// ANCHOR: app
 /// Builds the application. The routes are wired; the handlers are yours.
 ///
 /// ## `GET /greet/{name}`
@@ -47,9 +46,7 @@ pub fn app() -> Router {
         .route("/greet/{name}", get(greet))
         .route("/add/{a}/{b}", get(add))
 }
-// ANCHOR_END: app
 
-// ANCHOR: handlers
 // TODO: take the name with `Path`, `lang` with `Query` (a struct with a
 // default), and the headers with `HeaderMap`. Return a `Result` so that a bad
 // `x-shout` can become `400 Bad Request`.
@@ -62,4 +59,3 @@ async fn greet() -> String {
 async fn add() -> String {
     todo!("add the two numbers from the path")
 }
-// ANCHOR_END: handlers

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 
 use axum::Router;
 
-// ANCHOR: app
 /// Builds the application, whose database is the SQLite file at
 /// `database_path`. Both endpoints answer JSON (`content-type:
 /// application/json`):
@@ -38,4 +37,3 @@ pub fn app(database_path: PathBuf) -> Router {
     let _ = database_path;
     Router::new()
 }
-// ANCHOR_END: app

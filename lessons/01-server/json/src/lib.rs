@@ -12,7 +12,6 @@ use axum::Router;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
-// ANCHOR: types
 /// The body of `POST /users`, for example
 /// `{"username": "ada", "name": "Ada Lovelace"}`.
 /// Both fields are required strings; other fields are ignored.
@@ -55,9 +54,7 @@ pub struct ErrorBody {
     pub error: &'static str,
     pub detail: String,
 }
-// ANCHOR_END: types
 
-// ANCHOR: app
 /// Builds the application: `POST /users` creates a user.
 ///
 /// A good request answers `201 Created`, `content-type: application/json`,
@@ -75,4 +72,3 @@ pub fn app() -> Router {
 async fn create_user() -> String {
     todo!("create the user from the JSON body")
 }
-// ANCHOR_END: app

@@ -26,7 +26,6 @@ pub const RESPONSE_TIME: &str = "x-response-time";
 /// How long `GET /slow` works before it answers.
 pub const SLOW_WORK: Duration = Duration::from_millis(50);
 
-// ANCHOR: app
 /// Builds the application: two routes wrapped in three middleware.
 ///
 /// Routes:
@@ -56,9 +55,7 @@ pub fn app() -> Router {
         .route("/", get(echo_request_id))
         .route("/slow", get(slow))
 }
-// ANCHOR_END: app
 
-// ANCHOR: response_time
 /// Middleware that sets `x-response-time: <n>ms` on every response, `<n>` the
 /// whole milliseconds between the request's arrival here and the response's
 /// return here.
@@ -67,7 +64,6 @@ pub async fn response_time(_request: Request, _next: Next) -> Response {
     // request, then set the header on the response it returns.
     todo!()
 }
-// ANCHOR_END: response_time
 
 /// Answers the request id this handler saw, as text.
 async fn echo_request_id(headers: HeaderMap) -> String {

@@ -10,7 +10,6 @@
 
 use axum::Router;
 
-// ANCHOR: app
 /// Builds the application.
 ///
 /// | request         | status        | body (`text/plain`)     |
@@ -42,4 +41,3 @@ pub fn app() -> Router {
     // 404. The 405s and their `Allow` header then come for free.
     Router::new()
 }
-// ANCHOR_END: app

@@ -13,7 +13,6 @@ use std::io;
 use axum::Router;
 use tokio::net::TcpListener;
 
-// ANCHOR: serve
 /// Serves `app` on `listener` until `shutdown` completes, then shuts down
 /// gracefully:
 ///
@@ -35,4 +34,3 @@ pub async fn serve(
     let _ = (listener, app, shutdown);
     todo!("serve until the shutdown signal")
 }
-// ANCHOR_END: serve

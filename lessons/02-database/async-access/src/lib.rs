@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{Mutex, mpsc};
 
-// ANCHOR: pool
 /// A fixed set of connections to one SQLite file, shared by every request.
 ///
 /// Cloning a `Pool` is cheap: the clones share the same connections.
@@ -37,10 +36,8 @@ pub struct Pool {
     /// The sending end of the same channel: how a connection goes back.
     give_back: mpsc::UnboundedSender<Connection>,
 }
-// ANCHOR_END: pool
 
 impl Pool {
-    // ANCHOR: open
     /// Opens `size` connections (at least one) to the SQLite file at `path`,
     /// creating the file if it does not exist. Every connection is set up
     /// for a server shared by many requests:
@@ -57,9 +54,7 @@ impl Pool {
         let _ = (path, size, busy_timeout, open_connection);
         todo!()
     }
-    // ANCHOR_END: open
 
-    // ANCHOR: run
     /// Runs `job` with one of the pool's connections and returns what `job`
     /// returns.
     ///
@@ -81,10 +76,8 @@ impl Pool {
         let _ = (&self.idle, &self.give_back, job);
         todo!()
     }
-    // ANCHOR_END: run
 }
 
-// ANCHOR: open_connection
 /// One connection, set up for concurrent use.
 fn open_connection(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
     // TODO: open the file, set the busy timeout, switch the journal mode
@@ -92,7 +85,6 @@ fn open_connection(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Conn
     let _ = (path, busy_timeout);
     todo!()
 }
-// ANCHOR_END: open_connection
 
 /// A note, as stored and as sent: `{"id": 1, "text": "buy milk"}`.
 #[derive(Serialize)]
@@ -136,7 +128,6 @@ pub fn count_notes(db: &Connection) -> rusqlite::Result<i64> {
     db.query_row("SELECT count(*) FROM notes", [], |row| row.get(0))
 }
 
-// ANCHOR: heavy_report
 /// A stand-in for an expensive report: SQLite adds up the numbers from 1 to
 /// `rows` (at least 1), generating them one row at a time with a recursive
 /// query. It keeps a CPU busy for a time that grows with `rows`: a million
@@ -153,9 +144,7 @@ pub fn heavy_report(db: &Connection, rows: i64) -> rusqlite::Result<i64> {
         |row| row.get(0),
     )
 }
-// ANCHOR_END: heavy_report
 
-// ANCHOR: app
 /// The notes service, on the database behind `pool` (whose schema
 /// [`create_schema`] made):
 ///
@@ -176,9 +165,7 @@ pub fn app(pool: Pool) -> Router {
         .route("/report", get(report))
         .with_state(pool)
 }
-// ANCHOR_END: app
 
-// ANCHOR: handlers
 async fn create_note(
     State(pool): State<Pool>,
     Json(new_note): Json<NewNote>,
@@ -204,7 +191,6 @@ async fn report(
     let _ = (pool, size.rows, heavy_report);
     todo!()
 }
-// ANCHOR_END: handlers
 
 /// A failed database call: logged, and answered with a bare `500`.
 struct DatabaseError(rusqlite::Error);

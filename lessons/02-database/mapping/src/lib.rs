@@ -13,7 +13,6 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, Row};
 
-// ANCHOR: cents
 /// An amount of money, as a whole number of cents: `Cents(1999)` is 19.99.
 /// Integer cents add up exactly; binary floating point cannot even hold
 /// 0.10 exactly. Stored in an INTEGER column as the number of cents.
@@ -47,9 +46,7 @@ impl fmt::Display for Cents {
         write!(f, "{sign}{}.{:02}", cents / 100, cents % 100)
     }
 }
-// ANCHOR_END: cents
 
-// ANCHOR: payment
 /// A payment, as stored in the `payments` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
@@ -93,7 +90,6 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
         ) STRICT",
     )
 }
-// ANCHOR_END: payment
 
 /// Builds a [`Payment`] from a row with the columns `id, payer,
 /// amount_cents, note, paid_at, refunded_at`.
@@ -105,7 +101,6 @@ fn payment_from_row(row: &Row<'_>) -> rusqlite::Result<Payment> {
     todo!()
 }
 
-// ANCHOR: functions
 /// Stores a new payment and returns it as stored: with its id, no refund,
 /// and `paid_at` in whole seconds.
 pub fn insert_payment(db: &Connection, payment: &NewPayment) -> rusqlite::Result<Payment> {
@@ -142,4 +137,3 @@ pub fn total_paid(db: &Connection) -> rusqlite::Result<Cents> {
     let _ = db;
     todo!()
 }
-// ANCHOR_END: functions

@@ -11,7 +11,6 @@
 
 use rusqlite::Connection;
 
-// ANCHOR: types
 /// An author, with every book they wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {
@@ -28,9 +27,7 @@ pub struct Book {
     pub title: String,
     pub year: i64,
 }
-// ANCHOR_END: types
 
-// ANCHOR: schema
 /// Creates the two tables: each book belongs to exactly one author.
 pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
     db.execute_batch(
@@ -47,9 +44,7 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
         CREATE INDEX books_by_author ON books (author_id);",
     )
 }
-// ANCHOR_END: schema
 
-// ANCHOR: authors_with_books
 /// Every author in the database, each with all of their books.
 ///
 /// - Every author is in the list, also an author with no books (whose
@@ -68,4 +63,3 @@ pub fn authors_with_books(db: &Connection) -> rusqlite::Result<Vec<Author>> {
     let _ = db;
     todo!()
 }
-// ANCHOR_END: authors_with_books

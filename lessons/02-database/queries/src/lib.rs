@@ -41,7 +41,6 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
     })
 }
 
-// ANCHOR: functions
 // Every function below passes its values to SQLite as bound parameters
 // (`?1`, `?2`, ...), never written into the SQL text: the tests read the SQL
 // that reaches SQLite, and fail if a value shows up in it.
@@ -89,4 +88,3 @@ pub fn delete_customer(db: &Connection, id: i64) -> rusqlite::Result<usize> {
     let _ = (db, id);
     todo!()
 }
-// ANCHOR_END: functions

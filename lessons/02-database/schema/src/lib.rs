@@ -13,7 +13,6 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-// ANCHOR: schema
 /// The shop's two tables, and the rules every row must keep.
 ///
 /// `customers`: one row per customer.
@@ -53,9 +52,7 @@ const SCHEMA: &str = "
 // TODO: the tables above accept anything. Add the constraints of the table
 // in the doc comment: NOT NULL, UNIQUE (with COLLATE NOCASE), a DEFAULT, the
 // CHECKs, the foreign key (REFERENCES), and STRICT after each table.
-// ANCHOR_END: schema
 
-// ANCHOR: open
 /// Opens the database file at `path`, creating it if it does not exist, and
 /// sets it up with [`set_up`]. Opening a file again keeps its rows.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -85,4 +82,3 @@ pub fn set_up(db: &Connection) -> rusqlite::Result<()> {
     let _ = (db, SCHEMA);
     todo!()
 }
-// ANCHOR_END: open

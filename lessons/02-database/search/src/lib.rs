@@ -11,16 +11,13 @@
 
 use rusqlite::Connection;
 
-// ANCHOR: hit
 /// An article that matched a search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     pub id: i64,
     pub title: String,
 }
-// ANCHOR_END: hit
 
-// ANCHOR: schema
 /// Creates the `articles` table and its full-text index.
 pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
     db.execute_batch(
@@ -34,9 +31,7 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
     // virtual table), and whatever keeps it up to date as articles are added.
     Ok(())
 }
-// ANCHOR_END: schema
 
-// ANCHOR: add_article
 /// Stores an article and returns its id. The article can be found by
 /// [`search`] as soon as this returns.
 pub fn add_article(db: &Connection, title: &str, body: &str) -> rusqlite::Result<i64> {
@@ -45,9 +40,7 @@ pub fn add_article(db: &Connection, title: &str, body: &str) -> rusqlite::Result
     let _ = (db, title, body);
     todo!()
 }
-// ANCHOR_END: add_article
 
-// ANCHOR: search
 /// The articles that match `query`, the most relevant first.
 ///
 /// `query` is written in FTS5's query syntax, and searches titles and bodies:
@@ -74,4 +67,3 @@ pub fn search(db: &Connection, query: &str) -> rusqlite::Result<Vec<Hit>> {
     let _ = (db, query);
     todo!()
 }
-// ANCHOR_END: search

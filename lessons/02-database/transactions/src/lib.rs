@@ -12,7 +12,6 @@ use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension};
 
-// ANCHOR: schema
 /// Creates the `accounts` table, if it does not exist yet. Money is an
 /// integer number of cents, never a float; the `CHECK` is the database's
 /// last line of defence against a negative balance.
@@ -25,7 +24,6 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
         )",
     )
 }
-// ANCHOR_END: schema
 
 /// Opens an account for `owner` holding `cents`, and returns its id.
 pub fn open_account(db: &Connection, owner: &str, cents: i64) -> rusqlite::Result<i64> {
@@ -46,7 +44,6 @@ pub fn balance(db: &Connection, account: i64) -> rusqlite::Result<Option<i64>> {
     .optional()
 }
 
-// ANCHOR: error
 /// Why a transfer did not happen. Whatever the reason, a transfer that
 /// returns an error has changed nothing.
 #[derive(Debug)]
@@ -60,7 +57,6 @@ pub enum TransferError {
     /// SQLite failed: a broken constraint, a locked database, a full disk...
     Database(rusqlite::Error),
 }
-// ANCHOR_END: error
 
 /// Lets `?` turn a `rusqlite::Error` into a `TransferError`.
 impl From<rusqlite::Error> for TransferError {
@@ -82,7 +78,6 @@ impl fmt::Display for TransferError {
 
 impl std::error::Error for TransferError {}
 
-// ANCHOR: transfer
 /// Moves `cents` from account `from` to account `to`, all or nothing.
 ///
 /// On success, `from`'s balance is `cents` lower and `to`'s is `cents`
@@ -111,4 +106,3 @@ pub fn transfer(db: &mut Connection, from: i64, to: i64, cents: i64) -> Result<(
     let _ = (db, from, to, cents);
     todo!()
 }
-// ANCHOR_END: transfer
