@@ -69,7 +69,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // TODO: write the one-line message described above with `write!(f, ...)`.
+        // TODO: write the one-line message described above.
         let _ = f;
         todo!("format a ConfigError")
     }
@@ -91,7 +91,8 @@ impl Config {
 
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        // TODO: call from_lookup with a lookup that reads `std::env::var`.
+        // TODO: read the same settings, looking the variables up in the
+        // process environment.
         todo!("read the settings from the environment")
     }
 }

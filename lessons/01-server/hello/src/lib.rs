@@ -9,6 +9,6 @@ use axum::Router;
 
 /// Builds the application: `GET /` answers `Hello, world!` as plain text.
 pub fn app() -> Router {
-    // TODO: add a route for `GET /` whose handler returns "Hello, world!".
+    // TODO: make `GET /` answer `Hello, world!` as plain text.
     Router::new()
 }

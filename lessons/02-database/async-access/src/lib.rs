@@ -48,9 +48,8 @@ impl Pool {
     ///   connection (`PRAGMA busy_timeout` reads it back in milliseconds),
     ///   instead of failing at once with "database is locked".
     pub fn open(path: &Path, size: usize, busy_timeout: Duration) -> rusqlite::Result<Pool> {
-        // TODO: make a channel (`mpsc::unbounded_channel()`), put `size`
-        // connections made by `open_connection` into it, and keep both ends
-        // in the pool.
+        // TODO: return a pool whose connections, opened by `open_connection`,
+        // are all idle, ready for a job.
         let _ = (path, size, busy_timeout, open_connection);
         todo!()
     }
@@ -69,10 +68,9 @@ impl Pool {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        // TODO: take an idle connection (lock `idle`, then `recv().await`),
-        // run `job` with it inside `tokio::task::spawn_blocking`, and make sure
-        // the connection goes back through `give_back` when the job ends,
-        // even if it panics (a value whose `Drop` sends it back does that).
+        // TODO: wait for an idle connection without blocking the thread, run
+        // `job` with it off the async threads, and make sure the connection is
+        // idle again when the job ends, also when the job panics.
         let _ = (&self.idle, &self.give_back, job);
         todo!()
     }
@@ -80,8 +78,9 @@ impl Pool {
 
 /// One connection, set up for concurrent use.
 fn open_connection(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
-    // TODO: open the file, set the busy timeout, switch the journal mode
-    // to WAL (`PRAGMA journal_mode = WAL`), and return the connection.
+    // TODO: return a connection to the file at `path` whose database is in
+    // WAL mode and which waits up to `busy_timeout` for another connection's
+    // lock.
     let _ = (path, busy_timeout);
     todo!()
 }
@@ -170,14 +169,13 @@ async fn create_note(
     State(pool): State<Pool>,
     Json(new_note): Json<NewNote>,
 ) -> Result<(StatusCode, Json<Note>), DatabaseError> {
-    // TODO: store the note with `insert_note`, through `pool.run(...)`, and
-    // answer 201 with it.
+    // TODO: store the note, through the pool, and answer 201 with it.
     let _ = (pool, new_note.text, insert_note);
     todo!()
 }
 
 async fn count(State(pool): State<Pool>) -> Result<Json<serde_json::Value>, DatabaseError> {
-    // TODO: count the notes with `count_notes`, through `pool.run(...)`.
+    // TODO: answer how many notes there are, counted through the pool.
     let _ = (pool, count_notes);
     todo!()
 }
@@ -186,8 +184,8 @@ async fn report(
     State(pool): State<Pool>,
     Query(size): Query<ReportSize>,
 ) -> Result<Json<serde_json::Value>, DatabaseError> {
-    // TODO: compute the total with `heavy_report(db, size.rows)`, through
-    // `pool.run(...)`, and answer `{"rows": ..., "total": ...}`.
+    // TODO: answer `{"rows": ..., "total": ...}`, the total computed by
+    // `heavy_report` through the pool.
     let _ = (pool, size.rows, heavy_report);
     todo!()
 }

@@ -27,8 +27,8 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
             body  TEXT NOT NULL
         );",
     )?;
-    // TODO: create a full-text index of the titles and bodies (an FTS5
-    // virtual table), and whatever keeps it up to date as articles are added.
+    // TODO: create a full-text index of the titles and bodies, and whatever
+    // keeps it up to date as articles are added.
     Ok(())
 }
 
@@ -61,9 +61,8 @@ pub fn add_article(db: &Connection, title: &str, body: &str) -> rusqlite::Result
 /// A query that is not valid FTS5 syntax, such as one with an unclosed `"`,
 /// returns an error.
 pub fn search(db: &Connection, query: &str) -> rusqlite::Result<Vec<Hit>> {
-    // TODO: select the matching articles with `MATCH` (never `LIKE`), bind
-    // `query` as a parameter, and order them with `bm25()`, weighing the
-    // title 10 times the body, then by id.
+    // TODO: the articles that match `query`, most relevant first, as
+    // described above. `query` travels to SQLite as a bound parameter.
     let _ = (db, query);
     todo!()
 }

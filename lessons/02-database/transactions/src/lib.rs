@@ -99,10 +99,10 @@ impl std::error::Error for TransferError {}
 /// failing with "database is locked", and together the transfers never
 /// create, lose or overdraw a single cent.
 pub fn transfer(db: &mut Connection, from: i64, to: i64, cents: i64) -> Result<(), TransferError> {
-    // TODO: check the amount, then do every read and write of the transfer
-    // (check both accounts and the balance, take the money from `from`, add
-    // it to `to`) inside one transaction, and commit it. The book explains
-    // why that transaction must take the write lock before its first read.
+    // TODO: move the money as described above: every check and change of the
+    // transfer (both accounts, the balance, the two new balances) happens
+    // all together or not at all, and no other connection can change a
+    // balance between this transfer's check and its change.
     let _ = (db, from, to, cents);
     todo!()
 }

@@ -50,9 +50,8 @@ pub enum AppError {
 // ANCHOR: into_response
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        // TODO: match on `self` and build the response of the table above:
-        // `(status, Json(body)).into_response()`. For `Database`, log the
-        // cause with `tracing::error!` and send only INTERNAL_ERROR_MESSAGE.
+        // TODO: answer each variant as the table above says. A `Database`
+        // error's cause goes to the log, never into the response.
         todo!()
     }
 }
@@ -119,15 +118,14 @@ async fn create_note(
     State(db): State<Db>,
     Json(new_note): Json<NewNote>,
 ) -> Result<(StatusCode, Json<Note>), AppError> {
-    // TODO: a blank text is `AppError::InvalidInput`; otherwise store the
-    // note with `insert_note(&lock(&db), &new_note.text)?` and answer 201.
+    // TODO: refuse a blank text as `InvalidInput`; otherwise store the note
+    // and answer 201 with it. A database failure is an `AppError`, not a panic.
     let _ = (db, new_note.text, insert_note, lock);
     todo!()
 }
 
 async fn read_note(State(db): State<Db>, Path(id): Path<i64>) -> Result<Json<Note>, AppError> {
-    // TODO: look the note up with `find_note(&lock(&db), id)?`; `None` is
-    // `AppError::NotFound`.
+    // TODO: answer the note with this id, or `NotFound` when there is none.
     let _ = (db, id, find_note);
     todo!()
 }

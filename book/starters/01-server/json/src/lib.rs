@@ -68,10 +68,10 @@ pub fn app() -> Router {
     Router::new().route("/users", post(create_user))
 }
 
-// TODO: take the body as `Result<Json<NewUser>, JsonRejection>` (so that
-// you, not axum, answer a bad body), and return the `201` with its
-// `Location` header and `Json(User { .. })`, or the status and
-// `Json(ErrorBody { .. })` that the rejection calls for.
+// TODO: read the body as a `NewUser` and answer `201 Created` with the
+// `User` and its `Location` header. Answer every bad body yourself, with the
+// status and the JSON `ErrorBody` of the table on `ErrorBody`, instead of
+// axum's plain-text answer.
 async fn create_user() -> String {
     todo!("create the user from the JSON body")
 }

@@ -48,10 +48,9 @@ pub const SLOW_WORK: Duration = Duration::from_millis(50);
 ///   that records its method, its URI and its request id (for example
 ///   `method=GET uri=/slow request_id=67e55044-...`).
 pub fn app() -> Router {
-    // TODO: wrap the routes in the three middleware with `.layer(...)`:
-    // tower-http's `SetRequestIdLayer` and `PropagateRequestIdLayer`, a
-    // `TraceLayer` whose span records the request id, and
-    // `axum::middleware::from_fn(response_time)`. Mind the order.
+    // TODO: put every request, also one for an unknown path, through the
+    // three middleware described above, in an order where both the handler
+    // and the trace span see the request's id.
     Router::new()
         .route("/", get(echo_request_id))
         .route("/slow", get(slow))
@@ -63,8 +62,8 @@ pub fn app() -> Router {
 /// whole milliseconds between the request's arrival here and the response's
 /// return here.
 pub async fn response_time(_request: Request, _next: Next) -> Response {
-    // TODO: note the time, let `next` run the rest of the stack with the
-    // request, then set the header on the response it returns.
+    // TODO: answer what the rest of the stack answers, with
+    // `x-response-time` set to the time it took.
     todo!()
 }
 // ANCHOR_END: response_time

@@ -61,10 +61,9 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
 /// The number of SQL statements it runs must not depend on how many authors
 /// or books there are: it runs as many statements for 100 authors as for 1.
 pub fn authors_with_books(db: &Connection) -> rusqlite::Result<Vec<Author>> {
-    // TODO: load the authors and their books with a fixed number of queries
-    // (one `LEFT JOIN`, or one query for the authors and one for all the
-    // books), never one query per author; then put each book in its author's
-    // `books`, keeping the order the doc comment asks for.
+    // TODO: load every author with their books, in the order described
+    // above, with a number of queries that does not grow with the number of
+    // authors.
     let _ = db;
     todo!()
 }
