@@ -117,6 +117,24 @@ impl Page {
         )
     }
 
+    /// The commands of the page's `console` blocks, in order: each with its
+    /// line number, its text after `$ `, and the lines printed under it.
+    pub fn console_commands(&self) -> Vec<(usize, &str, Vec<&str>)> {
+        let mut commands: Vec<(usize, &str, Vec<&str>)> = Vec::new();
+        let mut in_block = false;
+        for (index, line) in self.lines.iter().enumerate() {
+            if line.trim_start().starts_with("```") {
+                in_block = !in_block && line.trim_start() == "```console";
+            } else if !in_block {
+            } else if let Some(command) = line.strip_prefix("$ ") {
+                commands.push((index + 1, command, Vec::new()));
+            } else if let Some((_, _, printed)) = commands.last_mut() {
+                printed.push(line);
+            }
+        }
+        commands
+    }
+
     /// The line that shares the most words with `wanted`, and its number.
     fn nearest_line(&self, wanted: &str) -> (usize, &str) {
         let words: Vec<&str> = wanted.split_whitespace().collect();

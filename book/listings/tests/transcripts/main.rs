@@ -29,3 +29,4 @@ mod database;
 mod http;
 mod logs;
 mod server;
+mod try_it;
