@@ -5,8 +5,8 @@
 # It proves that the checker works (its tests against a fixture workbook),
 # that every exercise is sound (each starter compiles and fails every test,
 # each solution passes them), that the manifests agree with the files, that
-# the book builds with every include and link resolved, and that the code is
-# formatted and clippy-clean.
+# the book builds with every include and link resolved and shows real output
+# where it quotes some, and that the code is formatted and clippy-clean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,9 @@ cargo test --package checker --locked
 
 step "Manifests agree with the files (checker dev check)"
 cargo run --quiet --locked --package checker -- dev check
+
+step "The book's transcripts are the real output (cargo test -p book-listings)"
+cargo test --package book-listings --locked
 
 step "The book"
 if ! mdbook --version 2>/dev/null | grep -q "v${MDBOOK_VERSION}"; then

@@ -465,6 +465,45 @@ fn dev_check_accepts_the_fixture_and_names_every_inconsistency() {
 }
 
 #[test]
+fn dev_check_keeps_the_books_starter_copies_in_step_with_what_learners_edit() {
+    let workbook = Workbook::new();
+    // A starter changed without its copy: the book would show the old code.
+    let starter = "lessons/01-basics/todo/src/lib.rs";
+    workbook.write(
+        starter,
+        &workbook
+            .read(starter)
+            .replace("return \"Hello, NAME!\"", "greet by name"),
+    );
+    // A marker in a file learners edit: deleting it would break the book.
+    let passing = "lessons/01-basics/passing/src/lib.rs";
+    workbook.write(
+        passing,
+        &format!("{}// ANCHOR: extra\n", workbook.read(passing)),
+    );
+    // A copy that has lost its last line, and one whose exercise is gone.
+    let copy = "book/starters/01-basics/failing/src/lib.rs";
+    workbook.write(
+        copy,
+        &workbook
+            .read(copy)
+            .replace("}\n// ANCHOR_END", "// ANCHOR_END"),
+    );
+    workbook.write(
+        "book/starters/01-basics/renamed/src/lib.rs",
+        "pub fn old() {}\n",
+    );
+    // A page that shows what a learner edits instead of its copy.
+    workbook.write(
+        "book/src/basics/broken.md",
+        "# Broken\n\n```rust\n{{#include ../../../lessons/01-basics/broken/src/lib.rs}}\n```\n",
+    );
+    let run = workbook.checker(&["dev", "check"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_snapshot!(run.stdout);
+}
+
+#[test]
 fn a_check_with_modified_tests_is_flagged_and_dev_check_names_the_stale_record() {
     let workbook = Workbook::new();
     // The classic shortcut: make the failing assertion pass by editing the test.

@@ -20,6 +20,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 pub mod trace;
 
+/// The HTTP client behind [`client`], for tests that build their own
+/// requests and name its types (`server/testing`, where learners write tests).
+pub use reqwest;
 pub use reqwest::Method;
 pub use serde_json::{Value, json};
 /// Temporary files and folders for real SQLite databases, removed when dropped.

@@ -10,3 +10,4 @@ pub mod middleware;
 pub mod routing;
 pub mod shutdown;
 pub mod state;
+pub mod testing;

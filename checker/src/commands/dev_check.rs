@@ -17,6 +17,8 @@ use crate::manifest::{
 };
 use crate::term;
 
+mod listings;
+
 /// Fewer hints than this and a stuck learner has nowhere to go but the answer.
 const MIN_HINTS: usize = 2;
 
@@ -26,6 +28,7 @@ pub fn run(context: &Context) -> Result<ExitCode> {
     check_exercises(workbook, &mut problems);
     check_stray_folders(workbook, &mut problems);
     let book = check_book(workbook, &mut problems);
+    listings::check(workbook, &mut problems);
     if problems.is_empty() {
         println!(
             "{} {} lessons, {} exercises; {} book pages, {} includes and {} links resolve.",

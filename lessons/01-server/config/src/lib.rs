@@ -15,7 +15,6 @@ use std::path::PathBuf;
 
 use tracing::Level;
 
-// ANCHOR: settings
 /// The variable that sets [`Config::bind_addr`].
 pub const BIND_ADDR_VAR: &str = "APP_BIND_ADDR";
 /// The variable that sets [`Config::database_path`].
@@ -48,9 +47,7 @@ pub struct Config {
     /// The most detailed log level that is printed.
     pub log_level: Level,
 }
-// ANCHOR_END: settings
 
-// ANCHOR: error
 /// A setting whose value is not valid.
 ///
 /// Its `Display` text is one line, made of the variable, `=`, the value in
@@ -72,7 +69,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // TODO: write the one-line message described above with `write!(f, ...)`.
+        // TODO: write the one-line message described above.
         let _ = f;
         todo!("format a ConfigError")
     }
@@ -81,9 +78,7 @@ impl fmt::Display for ConfigError {
 /// Makes `ConfigError` usable with `?` in a `main` that returns
 /// `Result<(), Box<dyn std::error::Error>>`, and with `anyhow`.
 impl std::error::Error for ConfigError {}
-// ANCHOR_END: error
 
-// ANCHOR: api
 impl Config {
     /// Reads the settings through `lookup`, which returns a variable's value,
     /// or `None` when it is not set. See the list on [`Config`].
@@ -96,8 +91,8 @@ impl Config {
 
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        // TODO: call from_lookup with a lookup that reads `std::env::var`.
+        // TODO: read the same settings, looking the variables up in the
+        // process environment.
         todo!("read the settings from the environment")
     }
 }
-// ANCHOR_END: api

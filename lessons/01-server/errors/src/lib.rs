@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 /// The `message` of every `500`: it says that something failed, never what.
 pub const INTERNAL_ERROR_MESSAGE: &str = "something went wrong on our side";
 
-// ANCHOR: app_error
 /// Everything a handler can fail with, and what the client sees of it.
 ///
 /// Every variant becomes a response with `content-type: application/json`
@@ -45,14 +44,11 @@ pub enum AppError {
     /// The database failed: a bug, a broken schema, a full disk...
     Database(rusqlite::Error),
 }
-// ANCHOR_END: app_error
 
-// ANCHOR: into_response
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        // TODO: match on `self` and build the response of the table above:
-        // `(status, Json(body)).into_response()`. For `Database`, log the
-        // cause with `tracing::error!` and send only INTERNAL_ERROR_MESSAGE.
+        // TODO: answer each variant as the table above says. A `Database`
+        // error's cause goes to the log, never into the response.
         todo!()
     }
 }
@@ -64,7 +60,6 @@ impl From<rusqlite::Error> for AppError {
         todo!()
     }
 }
-// ANCHOR_END: into_response
 
 /// A note, as stored and as sent: `{"id": 1, "text": "buy milk"}`.
 #[derive(Serialize)]
@@ -92,7 +87,6 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-// ANCHOR: app
 /// Builds the application on `db`, a database whose schema
 /// [`create_schema`] made. `app` does not create or change the schema.
 ///
@@ -112,26 +106,22 @@ pub fn app(db: Connection) -> Router {
         .route("/notes/{id}", get(read_note))
         .with_state(Arc::new(Mutex::new(db)))
 }
-// ANCHOR_END: app
 
-// ANCHOR: handlers
 async fn create_note(
     State(db): State<Db>,
     Json(new_note): Json<NewNote>,
 ) -> Result<(StatusCode, Json<Note>), AppError> {
-    // TODO: a blank text is `AppError::InvalidInput`; otherwise store the
-    // note with `insert_note(&lock(&db), &new_note.text)?` and answer 201.
+    // TODO: refuse a blank text as `InvalidInput`; otherwise store the note
+    // and answer 201 with it. A database failure is an `AppError`, not a panic.
     let _ = (db, new_note.text, insert_note, lock);
     todo!()
 }
 
 async fn read_note(State(db): State<Db>, Path(id): Path<i64>) -> Result<Json<Note>, AppError> {
-    // TODO: look the note up with `find_note(&lock(&db), id)?`; `None` is
-    // `AppError::NotFound`.
+    // TODO: answer the note with this id, or `NotFound` when there is none.
     let _ = (db, id, find_note);
     todo!()
 }
-// ANCHOR_END: handlers
 
 /// Locks the connection. A poisoned lock only means a handler panicked
 /// while holding it; the connection itself is still usable.

@@ -11,7 +11,6 @@
 use axum::Router;
 use axum::routing::get;
 
-// ANCHOR: app
 /// Builds the application. The routes are wired; the handlers are yours.
 ///
 /// ## `GET /greet/{name}`
@@ -47,19 +46,17 @@ pub fn app() -> Router {
         .route("/greet/{name}", get(greet))
         .route("/add/{a}/{b}", get(add))
 }
-// ANCHOR_END: app
 
-// ANCHOR: handlers
-// TODO: take the name with `Path`, `lang` with `Query` (a struct with a
-// default), and the headers with `HeaderMap`. Return a `Result` so that a bad
-// `x-shout` can become `400 Bad Request`.
+// TODO: greet the name from the path in the language `lang` asks for,
+// shouting when `x-shout` says so; a `lang` or an `x-shout` it does not know
+// answers `400 Bad Request`, never a panic.
 async fn greet() -> String {
     todo!("greet the name from the path")
 }
 
-// TODO: take both numbers with one `Path` extractor, typed `i64`, and add
-// them without overflowing (an overflowing `+` panics in a debug build).
+// TODO: answer the sum of the two numbers from the path; a number that is
+// not an `i64`, or a sum too large for one, answers `400 Bad Request`, never
+// a panic.
 async fn add() -> String {
     todo!("add the two numbers from the path")
 }
-// ANCHOR_END: handlers

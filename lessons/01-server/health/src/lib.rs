@@ -13,7 +13,6 @@ use std::path::PathBuf;
 
 use axum::Router;
 
-// ANCHOR: app
 /// Builds the application, whose database is the SQLite file at
 /// `database_path`. Both endpoints answer JSON (`content-type:
 /// application/json`):
@@ -32,10 +31,8 @@ use axum::Router;
 ///
 /// The error itself is for the server's log, not for the response.
 pub fn app(database_path: PathBuf) -> Router {
-    // TODO: route `GET /health/live` and `GET /health/ready` to handlers that
-    // answer as described above; give the readiness handler `database_path`
-    // as state.
+    // TODO: make `GET /health/live` and `GET /health/ready` answer as
+    // described above; the readiness check needs `database_path`.
     let _ = database_path;
     Router::new()
 }
-// ANCHOR_END: app

@@ -7,10 +7,8 @@
 
 use axum::Router;
 
-// ANCHOR: app
 /// Builds the application: `GET /` answers `Hello, world!` as plain text.
 pub fn app() -> Router {
-    // TODO: add a route for `GET /` whose handler returns "Hello, world!".
+    // TODO: make `GET /` answer `Hello, world!` as plain text.
     Router::new()
 }
-// ANCHOR_END: app

@@ -12,7 +12,6 @@ use axum::Router;
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
-// ANCHOR: types
 /// The body of `POST /users`, for example
 /// `{"username": "ada", "name": "Ada Lovelace"}`.
 /// Both fields are required strings; other fields are ignored.
@@ -55,9 +54,7 @@ pub struct ErrorBody {
     pub error: &'static str,
     pub detail: String,
 }
-// ANCHOR_END: types
 
-// ANCHOR: app
 /// Builds the application: `POST /users` creates a user.
 ///
 /// A good request answers `201 Created`, `content-type: application/json`,
@@ -68,11 +65,10 @@ pub fn app() -> Router {
     Router::new().route("/users", post(create_user))
 }
 
-// TODO: take the body as `Result<Json<NewUser>, JsonRejection>` (so that
-// you, not axum, answer a bad body), and return the `201` with its
-// `Location` header and `Json(User { .. })`, or the status and
-// `Json(ErrorBody { .. })` that the rejection calls for.
+// TODO: read the body as a `NewUser` and answer `201 Created` with the
+// `User` and its `Location` header. Answer every bad body yourself, with the
+// status and the JSON `ErrorBody` of the table on `ErrorBody`, instead of
+// axum's plain-text answer.
 async fn create_user() -> String {
     todo!("create the user from the JSON body")
 }
-// ANCHOR_END: app

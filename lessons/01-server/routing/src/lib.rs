@@ -10,7 +10,6 @@
 
 use axum::Router;
 
-// ANCHOR: app
 /// Builds the application.
 ///
 /// | request         | status        | body (`text/plain`)     |
@@ -37,9 +36,8 @@ use axum::Router;
 /// listing the methods the path does support, such as `Allow: GET,HEAD,POST`
 /// (the order, the spacing and whether `HEAD` is listed do not matter).
 pub fn app() -> Router {
-    // TODO: add the three routes of the table above (one `.route` per path,
-    // its methods chained), then a `.fallback` handler that answers the JSON
-    // 404. The 405s and their `Allow` header then come for free.
+    // TODO: make the three requests of the table answer as it says, any
+    // other path answer the JSON 404, and a known path asked with another
+    // method answer 405 with its `Allow` header.
     Router::new()
 }
-// ANCHOR_END: app

@@ -13,7 +13,6 @@ use std::io;
 use axum::Router;
 use tokio::net::TcpListener;
 
-// ANCHOR: serve
 /// Serves `app` on `listener` until `shutdown` completes, then shuts down
 /// gracefully:
 ///
@@ -30,9 +29,8 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    // TODO: serve `app` with `axum::serve`, and make it shut down gracefully
-    // when `shutdown` completes.
+    // TODO: serve `app` on `listener` until `shutdown` completes, then shut
+    // down gracefully, as the four steps above say.
     let _ = (listener, app, shutdown);
     todo!("serve until the shutdown signal")
 }
-// ANCHOR_END: serve

@@ -15,7 +15,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-// ANCHOR: state
 /// What every handler shares: a hit counter and a key-value store.
 #[derive(Clone, Default)]
 pub struct AppState {
@@ -23,7 +22,6 @@ pub struct AppState {
     // every request its own *clone* of this struct: choose field types whose
     // clones all point at one and the same counter and map.
 }
-// ANCHOR_END: state
 
 /// The body of both `/hits` routes.
 #[derive(Serialize)]
@@ -31,7 +29,6 @@ struct Hits {
     hits: u64,
 }
 
-// ANCHOR: app
 /// Builds the application, with one fresh [`AppState`] shared by every route.
 ///
 /// | request            | answer                                                        |
@@ -52,9 +49,7 @@ pub fn app() -> Router {
         .route("/kv/{key}", get(read_value).put(store_value))
         .with_state(AppState::default())
 }
-// ANCHOR_END: app
 
-// ANCHOR: handlers
 async fn add_hit(State(_state): State<AppState>) -> Json<Hits> {
     // TODO: add one to the counter and answer the total *this* hit made,
     // in one indivisible step: two hits at the same instant must make two.
@@ -88,4 +83,3 @@ async fn list_pairs(State(_state): State<AppState>) -> Json<HashMap<String, Stri
     // TODO: a copy of the whole map (axum serialises it as a JSON object).
     todo!()
 }
-// ANCHOR_END: handlers

@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{Mutex, mpsc};
 
-// ANCHOR: pool
 /// A fixed set of connections to one SQLite file, shared by every request.
 ///
 /// Cloning a `Pool` is cheap: the clones share the same connections.
@@ -37,10 +36,8 @@ pub struct Pool {
     /// The sending end of the same channel: how a connection goes back.
     give_back: mpsc::UnboundedSender<Connection>,
 }
-// ANCHOR_END: pool
 
 impl Pool {
-    // ANCHOR: open
     /// Opens `size` connections (at least one) to the SQLite file at `path`,
     /// creating the file if it does not exist. Every connection is set up
     /// for a server shared by many requests:
@@ -51,15 +48,12 @@ impl Pool {
     ///   connection (`PRAGMA busy_timeout` reads it back in milliseconds),
     ///   instead of failing at once with "database is locked".
     pub fn open(path: &Path, size: usize, busy_timeout: Duration) -> rusqlite::Result<Pool> {
-        // TODO: make a channel (`mpsc::unbounded_channel()`), put `size`
-        // connections made by `open_connection` into it, and keep both ends
-        // in the pool.
+        // TODO: return a pool whose connections, opened by `open_connection`,
+        // are all idle, ready for a job.
         let _ = (path, size, busy_timeout, open_connection);
         todo!()
     }
-    // ANCHOR_END: open
 
-    // ANCHOR: run
     /// Runs `job` with one of the pool's connections and returns what `job`
     /// returns.
     ///
@@ -74,25 +68,22 @@ impl Pool {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        // TODO: take an idle connection (lock `idle`, then `recv().await`),
-        // run `job` with it inside `tokio::task::spawn_blocking`, and make sure
-        // the connection goes back through `give_back` when the job ends,
-        // even if it panics (a value whose `Drop` sends it back does that).
+        // TODO: wait for an idle connection without blocking the thread, run
+        // `job` with it off the async threads, and make sure the connection is
+        // idle again when the job ends, also when the job panics.
         let _ = (&self.idle, &self.give_back, job);
         todo!()
     }
-    // ANCHOR_END: run
 }
 
-// ANCHOR: open_connection
 /// One connection, set up for concurrent use.
 fn open_connection(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
-    // TODO: open the file, set the busy timeout, switch the journal mode
-    // to WAL (`PRAGMA journal_mode = WAL`), and return the connection.
+    // TODO: return a connection to the file at `path` whose database is in
+    // WAL mode and which waits up to `busy_timeout` for another connection's
+    // lock.
     let _ = (path, busy_timeout);
     todo!()
 }
-// ANCHOR_END: open_connection
 
 /// A note, as stored and as sent: `{"id": 1, "text": "buy milk"}`.
 #[derive(Serialize)]
@@ -136,7 +127,6 @@ pub fn count_notes(db: &Connection) -> rusqlite::Result<i64> {
     db.query_row("SELECT count(*) FROM notes", [], |row| row.get(0))
 }
 
-// ANCHOR: heavy_report
 /// A stand-in for an expensive report: SQLite adds up the numbers from 1 to
 /// `rows` (at least 1), generating them one row at a time with a recursive
 /// query. It keeps a CPU busy for a time that grows with `rows`: a million
@@ -153,9 +143,7 @@ pub fn heavy_report(db: &Connection, rows: i64) -> rusqlite::Result<i64> {
         |row| row.get(0),
     )
 }
-// ANCHOR_END: heavy_report
 
-// ANCHOR: app
 /// The notes service, on the database behind `pool` (whose schema
 /// [`create_schema`] made):
 ///
@@ -176,21 +164,18 @@ pub fn app(pool: Pool) -> Router {
         .route("/report", get(report))
         .with_state(pool)
 }
-// ANCHOR_END: app
 
-// ANCHOR: handlers
 async fn create_note(
     State(pool): State<Pool>,
     Json(new_note): Json<NewNote>,
 ) -> Result<(StatusCode, Json<Note>), DatabaseError> {
-    // TODO: store the note with `insert_note`, through `pool.run(...)`, and
-    // answer 201 with it.
+    // TODO: store the note, through the pool, and answer 201 with it.
     let _ = (pool, new_note.text, insert_note);
     todo!()
 }
 
 async fn count(State(pool): State<Pool>) -> Result<Json<serde_json::Value>, DatabaseError> {
-    // TODO: count the notes with `count_notes`, through `pool.run(...)`.
+    // TODO: answer how many notes there are, counted through the pool.
     let _ = (pool, count_notes);
     todo!()
 }
@@ -199,12 +184,11 @@ async fn report(
     State(pool): State<Pool>,
     Query(size): Query<ReportSize>,
 ) -> Result<Json<serde_json::Value>, DatabaseError> {
-    // TODO: compute the total with `heavy_report(db, size.rows)`, through
-    // `pool.run(...)`, and answer `{"rows": ..., "total": ...}`.
+    // TODO: answer `{"rows": ..., "total": ...}`, the total computed by
+    // `heavy_report` through the pool.
     let _ = (pool, size.rows, heavy_report);
     todo!()
 }
-// ANCHOR_END: handlers
 
 /// A failed database call: logged, and answered with a bare `500`.
 struct DatabaseError(rusqlite::Error);

@@ -13,7 +13,6 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, Row};
 
-// ANCHOR: cents
 /// An amount of money, as a whole number of cents: `Cents(1999)` is 19.99.
 /// Integer cents add up exactly; binary floating point cannot even hold
 /// 0.10 exactly. Stored in an INTEGER column as the number of cents.
@@ -30,9 +29,9 @@ impl Cents {
     /// large for an `i64` of cents. The result is exact for every amount,
     /// however large: no floating point is involved.
     pub fn parse(text: &str) -> Option<Cents> {
-        // TODO: never `text.parse::<f64>()`: split off the sign and the part
-        // after the dot, check that each part is only ASCII digits, and
-        // compute whole * 100 + cents with `checked_mul`/`checked_add`.
+        // TODO: read the amount as described above, exactly, without
+        // floating point; an amount too large is `None`, never a panic or a
+        // wrong number.
         let _ = text;
         todo!()
     }
@@ -47,9 +46,7 @@ impl fmt::Display for Cents {
         write!(f, "{sign}{}.{:02}", cents / 100, cents % 100)
     }
 }
-// ANCHOR_END: cents
 
-// ANCHOR: payment
 /// A payment, as stored in the `payments` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
@@ -93,33 +90,30 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
         ) STRICT",
     )
 }
-// ANCHOR_END: payment
 
 /// Builds a [`Payment`] from a row with the columns `id, payer,
 /// amount_cents, note, paid_at, refunded_at`.
 fn payment_from_row(row: &Row<'_>) -> rusqlite::Result<Payment> {
-    // TODO: `row.get("column")?` for each field. A nullable column is read
-    // as an `Option`. A time is an `i64` of seconds: turn it into a
-    // `SystemTime` with `UNIX_EPOCH + Duration::from_secs(..)`.
+    // TODO: build the `Payment` from the row: a NULL column becomes `None`,
+    // and a time stored as Unix seconds becomes a `SystemTime` again.
     let _ = row;
     todo!()
 }
 
-// ANCHOR: functions
 /// Stores a new payment and returns it as stored: with its id, no refund,
 /// and `paid_at` in whole seconds.
 pub fn insert_payment(db: &Connection, payment: &NewPayment) -> rusqlite::Result<Payment> {
-    // TODO: INSERT with bound parameters: the amount as `payment.amount.0`,
-    // the note as the `Option` it is (`None` becomes NULL), `paid_at` as
-    // whole seconds from `payment.paid_at.duration_since(UNIX_EPOCH)`.
-    // Then read the row back (or use `RETURNING`) with `payment_from_row`.
+    // TODO: store the payment, its values bound as parameters and in the
+    // shapes `create_schema` describes (cents, NULL for no note, Unix
+    // seconds), and return it as it was stored.
     let _ = (db, payment, payment_from_row);
     todo!()
 }
 
 /// The payment with this id, or `None` if there is none.
 pub fn find_payment(db: &Connection, id: i64) -> rusqlite::Result<Option<Payment>> {
-    // TODO: `query_row` with `payment_from_row`, then `.optional()`.
+    // TODO: read the payment with this id; no such payment is `Ok(None)`,
+    // not an error.
     let _ = (db, id);
     todo!()
 }
@@ -128,8 +122,8 @@ pub fn find_payment(db: &Connection, id: i64) -> rusqlite::Result<Option<Payment
 /// oldest first; payments made in the same second in the order they were
 /// stored.
 pub fn payments_since(db: &Connection, since: SystemTime) -> rusqlite::Result<Vec<Payment>> {
-    // TODO: `db.prepare(..)`, then `statement.query_map(params, payment_from_row)?`
-    // and `.collect()` the rows into a `Result<Vec<Payment>>`.
+    // TODO: every payment made at or after `since`, in the order described
+    // above.
     let _ = (db, since);
     todo!()
 }
@@ -137,9 +131,8 @@ pub fn payments_since(db: &Connection, since: SystemTime) -> rusqlite::Result<Ve
 /// The sum of every payment that has not been refunded; `Cents(0)` when
 /// there is none.
 pub fn total_paid(db: &Connection) -> rusqlite::Result<Cents> {
-    // TODO: let SQLite add the integer cents up. Careful: `= NULL` is never
-    // true, and the sum of no rows is NULL, not 0.
+    // TODO: the sum, in integer cents added up by SQLite, of every payment
+    // that has not been refunded; `Cents(0)` when there is none.
     let _ = db;
     todo!()
 }
-// ANCHOR_END: functions

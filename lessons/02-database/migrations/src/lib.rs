@@ -13,7 +13,6 @@ use std::fmt;
 
 use rusqlite::Connection;
 
-// ANCHOR: migrations
 /// The shop's schema, as the list of changes that built it, oldest first.
 /// Migration `n` (counting from 1) takes a database from version `n - 1` to
 /// version `n`: a new, empty database is at version 0, and one that has
@@ -38,9 +37,7 @@ pub const MIGRATIONS: &[&str] = &[
     );
      CREATE INDEX orders_by_customer ON orders (customer_id);",
 ];
-// ANCHOR_END: migrations
 
-// ANCHOR: error
 /// Why [`migrate`] stopped.
 #[derive(Debug)]
 pub enum MigrationError {
@@ -60,7 +57,6 @@ pub enum MigrationError {
     /// or committing a transaction...).
     Database(rusqlite::Error),
 }
-// ANCHOR_END: error
 
 /// Lets `?` turn a `rusqlite::Error` into a `MigrationError::Database`.
 impl From<rusqlite::Error> for MigrationError {
@@ -86,7 +82,6 @@ impl fmt::Display for MigrationError {
 
 impl std::error::Error for MigrationError {}
 
-// ANCHOR: migrate
 /// Brings `db` up to date with `migrations` and returns how many it ran.
 ///
 /// The database's version is its `PRAGMA user_version` (0 in a new
@@ -111,4 +106,3 @@ pub fn migrate(db: &mut Connection, migrations: &[&str]) -> Result<usize, Migrat
     let _ = (db, migrations);
     todo!()
 }
-// ANCHOR_END: migrate

@@ -41,7 +41,6 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
     })
 }
 
-// ANCHOR: functions
 // Every function below passes its values to SQLite as bound parameters
 // (`?1`, `?2`, ...), never written into the SQL text: the tests read the SQL
 // that reaches SQLite, and fail if a value shows up in it.
@@ -50,17 +49,16 @@ fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Customer> {
 /// email is stored exactly as given, quotes and all. An insert the table
 /// refuses (a second customer with the same email) is an `Err`.
 pub fn insert_customer(db: &Connection, name: &str, email: &str) -> rusqlite::Result<i64> {
-    // TODO: `db.execute` an INSERT with the placeholders ?1 and ?2 and the
-    // values `params![name, email]`, then return `db.last_insert_rowid()`.
+    // TODO: store the customer, its values bound as parameters, and return
+    // the id SQLite gave the new row.
     let _ = (db, name, email);
     todo!()
 }
 
 /// The customer with this id, or `None` if there is none (not an error).
 pub fn find_customer(db: &Connection, id: i64) -> rusqlite::Result<Option<Customer>> {
-    // TODO: `db.query_row` a SELECT of `id, name, email` with `[id]` as its
-    // parameters and `customer_from_row` as its mapping, then `.optional()`
-    // (from `rusqlite::OptionalExtension`) to turn "no row" into `None`.
+    // TODO: read the customer with this id (`customer_from_row` builds a
+    // `Customer` from a row); no such customer is `Ok(None)`, not an error.
     let _ = (db, id, customer_from_row);
     todo!()
 }
@@ -76,8 +74,8 @@ pub fn find_customer_by_email(db: &Connection, email: &str) -> rusqlite::Result<
 /// and returns the number of rows changed: 1, or 0 if there is no such
 /// customer (not an error).
 pub fn rename_customer(db: &Connection, id: i64, name: &str) -> rusqlite::Result<usize> {
-    // TODO: `db.execute` an UPDATE with a WHERE; it returns the number of
-    // rows changed.
+    // TODO: rename this customer, and no other, and return how many rows
+    // changed.
     let _ = (db, id, name);
     todo!()
 }
@@ -85,8 +83,8 @@ pub fn rename_customer(db: &Connection, id: i64, name: &str) -> rusqlite::Result
 /// Deletes the customer with this id, and no other, and returns the number
 /// of rows deleted: 1, or 0 if there is no such customer (not an error).
 pub fn delete_customer(db: &Connection, id: i64) -> rusqlite::Result<usize> {
-    // TODO: `db.execute` a DELETE with a WHERE.
+    // TODO: delete this customer, and no other, and return how many rows
+    // were deleted.
     let _ = (db, id);
     todo!()
 }
-// ANCHOR_END: functions

@@ -13,7 +13,6 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-// ANCHOR: schema
 /// The shop's two tables, and the rules every row must keep.
 ///
 /// `customers`: one row per customer.
@@ -50,17 +49,15 @@ const SCHEMA: &str = "
         total_cents INTEGER
     );
 ";
-// TODO: the tables above accept anything. Add the constraints of the table
-// in the doc comment: NOT NULL, UNIQUE (with COLLATE NOCASE), a DEFAULT, the
-// CHECKs, the foreign key (REFERENCES), and STRICT after each table.
-// ANCHOR_END: schema
+// TODO: the tables above accept anything. Make them keep every rule of the
+// doc comment: refuse each row that breaks one, and give an order inserted
+// without a status the status `pending`.
 
-// ANCHOR: open
 /// Opens the database file at `path`, creating it if it does not exist, and
 /// sets it up with [`set_up`]. Opening a file again keeps its rows.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
-    // TODO: open the file with `Connection::open`, call `set_up` on the
-    // connection, and return it. Use `?`: a failure is an `Err`, not a panic.
+    // TODO: return a connection to the file at `path`, set up by `set_up`.
+    // A failure is an `Err`, not a panic.
     let _ = path;
     todo!()
 }
@@ -68,21 +65,20 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// Opens a new, empty database in memory and sets it up with [`set_up`].
 /// It disappears when the connection is dropped.
 pub fn open_in_memory() -> rusqlite::Result<Connection> {
-    // TODO: the same as `open`, with `Connection::open_in_memory`.
+    // TODO: the same as `open`, for a new database in memory.
     todo!()
 }
 
-/// Makes a freshly opened connection ready for use: switches on foreign
-/// keys for this connection, then creates the tables of [`SCHEMA`] if they
-/// do not exist yet (the rows of a database that has them are kept).
+/// Makes a freshly opened connection ready for use: afterwards, it enforces
+/// foreign keys, and the tables of [`SCHEMA`] exist (created if they did
+/// not; the rows of a database that has them are kept).
 ///
 /// Foreign keys must be switched on whatever the connection's starting
 /// state: the tests also call `set_up` on connections that start with them
 /// off, as SQLite's own default is.
 pub fn set_up(db: &Connection) -> rusqlite::Result<()> {
-    // TODO: run `PRAGMA foreign_keys = ON`, then SCHEMA, each with
-    // `db.execute_batch(...)`.
+    // TODO: make this connection enforce foreign keys, and make the tables
+    // of SCHEMA exist.
     let _ = (db, SCHEMA);
     todo!()
 }
-// ANCHOR_END: open

@@ -12,7 +12,6 @@ use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension};
 
-// ANCHOR: schema
 /// Creates the `accounts` table, if it does not exist yet. Money is an
 /// integer number of cents, never a float; the `CHECK` is the database's
 /// last line of defence against a negative balance.
@@ -25,7 +24,6 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
         )",
     )
 }
-// ANCHOR_END: schema
 
 /// Opens an account for `owner` holding `cents`, and returns its id.
 pub fn open_account(db: &Connection, owner: &str, cents: i64) -> rusqlite::Result<i64> {
@@ -46,7 +44,6 @@ pub fn balance(db: &Connection, account: i64) -> rusqlite::Result<Option<i64>> {
     .optional()
 }
 
-// ANCHOR: error
 /// Why a transfer did not happen. Whatever the reason, a transfer that
 /// returns an error has changed nothing.
 #[derive(Debug)]
@@ -60,7 +57,6 @@ pub enum TransferError {
     /// SQLite failed: a broken constraint, a locked database, a full disk...
     Database(rusqlite::Error),
 }
-// ANCHOR_END: error
 
 /// Lets `?` turn a `rusqlite::Error` into a `TransferError`.
 impl From<rusqlite::Error> for TransferError {
@@ -82,7 +78,6 @@ impl fmt::Display for TransferError {
 
 impl std::error::Error for TransferError {}
 
-// ANCHOR: transfer
 /// Moves `cents` from account `from` to account `to`, all or nothing.
 ///
 /// On success, `from`'s balance is `cents` lower and `to`'s is `cents`
@@ -104,11 +99,10 @@ impl std::error::Error for TransferError {}
 /// failing with "database is locked", and together the transfers never
 /// create, lose or overdraw a single cent.
 pub fn transfer(db: &mut Connection, from: i64, to: i64, cents: i64) -> Result<(), TransferError> {
-    // TODO: check the amount, then do every read and write of the transfer
-    // (check both accounts and the balance, take the money from `from`, add
-    // it to `to`) inside one transaction, and commit it. The book explains
-    // why that transaction must take the write lock before its first read.
+    // TODO: move the money as described above: every check and change of the
+    // transfer (both accounts, the balance, the two new balances) happens
+    // all together or not at all, and no other connection can change a
+    // balance between this transfer's check and its change.
     let _ = (db, from, to, cents);
     todo!()
 }
-// ANCHOR_END: transfer

@@ -1,0 +1,32 @@
+//! Every transcript of real output in the book's lesson pages (a response's
+//! status line, headers and body, an error's text, a query plan) is made
+//! here by running the code that produces it, and compared with the page.
+//! A page whose transcript differs fails its test, which names the page,
+//! the line, and the real output.
+//!
+//! The output comes from the book's listings and from the reference
+//! solutions: a learner whose exercise passes its tests sees what the
+//! solution shows. The "Try it" boxes are run as they stand: each `curl`
+//! command on a page is sent, the way curl sends it, to the app the page's
+//! `cargo run` command serves (the exercise's `examples/serve.rs`, built
+//! on the solution), and what it prints is compared with the page.
+
+// The solutions, under the names of the exercises whose `examples/serve.rs`
+// the "Try it" test compiles against them.
+extern crate database_async_access_solution as database_async_access;
+extern crate server_errors_solution as server_errors;
+extern crate server_extractors_solution as server_extractors;
+extern crate server_health_solution as server_health;
+extern crate server_hello_solution as server_hello;
+extern crate server_json_solution as server_json;
+extern crate server_middleware_solution as server_middleware;
+extern crate server_routing_solution as server_routing;
+extern crate server_shutdown_solution as server_shutdown;
+extern crate server_state_solution as server_state;
+
+mod book;
+mod database;
+mod http;
+mod logs;
+mod server;
+mod try_it;

@@ -1,0 +1,396 @@
+//! The "Try it" boxes, run as they stand. Each page's `console` blocks are
+//! a session at a shell: `cargo run ... --example serve` starts the
+//! exercise's example (compiled here against the reference solution) on a
+//! free port, `curl` sends a request the way curl does and prints what curl
+//! prints, `mv` moves a file under `/tmp` (here, a folder of the test's own).
+//! Every line a command prints on the page is compared with what it really
+//! prints.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+
+use crate::book::{self, Page};
+use crate::http::{self, Request};
+
+// Each exercise's `examples/serve.rs`, as a module: the test builds the app
+// the example serves and prints the line it prints. (`main` stays unused.)
+#[allow(dead_code)]
+#[path = "../../../../lessons/02-database/async-access/examples/serve.rs"]
+mod async_access;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/errors/examples/serve.rs"]
+mod errors;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/extractors/examples/serve.rs"]
+mod extractors;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/health/examples/serve.rs"]
+mod health;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/hello/examples/serve.rs"]
+mod hello;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/json/examples/serve.rs"]
+mod json;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/middleware/examples/serve.rs"]
+mod middleware;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/routing/examples/serve.rs"]
+mod routing;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/shutdown/examples/serve.rs"]
+mod shutdown;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/state/examples/serve.rs"]
+mod state;
+
+/// One exercise's "Try it": its page, the command that serves its example,
+/// and what the example does.
+struct Example {
+    page: &'static str,
+    /// `cargo run -q -p server-hello --example serve`, before any `-- ARGS`.
+    command: &'static str,
+    /// The line the example prints once it listens, for these arguments.
+    banner: fn(&[String]) -> String,
+    /// The app the example serves, for these arguments (paths under `/tmp`
+    /// already moved to the test's own folder, which comes second).
+    app: fn(&[String], &Path) -> Router,
+    /// The lines the example prints after Ctrl+C.
+    after_ctrl_c: &'static [&'static str],
+}
+
+impl Example {
+    fn new(
+        page: &'static str,
+        command: &'static str,
+        banner: fn(&[String]) -> String,
+        app: fn(&[String], &Path) -> Router,
+    ) -> Example {
+        Example {
+            page,
+            command,
+            banner,
+            app,
+            after_ctrl_c: &[],
+        }
+    }
+}
+
+#[tokio::test]
+async fn hello() {
+    try_it(Example::new(
+        "server/hello.md",
+        "cargo run -q -p server-hello --example serve",
+        |_| hello::banner(),
+        |_, _| hello::app(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn routing() {
+    try_it(Example::new(
+        "server/routing.md",
+        "cargo run -q -p server-routing --example serve",
+        |_| routing::banner(),
+        |_, _| routing::app(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn extractors() {
+    try_it(Example::new(
+        "server/extractors.md",
+        "cargo run -q -p server-extractors --example serve",
+        |_| extractors::banner(),
+        |_, _| extractors::app(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn json() {
+    try_it(Example::new(
+        "server/json.md",
+        "cargo run -q -p server-json --example serve",
+        |_| json::banner(),
+        |_, _| json::app(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn state() {
+    try_it(Example::new(
+        "server/state.md",
+        "cargo run -q -p server-state --example serve",
+        |_| state::banner(),
+        |_, _| state::app(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn middleware() {
+    try_it(Example::new(
+        "server/middleware.md",
+        "cargo run -q -p server-middleware --example serve",
+        |_| middleware::banner(),
+        |_, _| middleware::app(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn errors() {
+    try_it(Example::new(
+        "server/errors.md",
+        "cargo run -q -p server-errors --example serve",
+        errors::banner,
+        |args, _| errors::app(args),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn shutdown() {
+    try_it(Example {
+        after_ctrl_c: &shutdown::STOPPING,
+        // The slow request takes a moment here, not five seconds: what it
+        // prints does not depend on how long it took.
+        ..Example::new(
+            "server/shutdown.md",
+            "cargo run -q -p server-shutdown --example serve",
+            |_| shutdown::banner(),
+            |_, _| shutdown::app(Duration::from_millis(20)),
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn health() {
+    try_it(Example::new(
+        "server/health.md",
+        "cargo run -q -p server-health --example serve",
+        health::banner,
+        |args, _| health::app(args),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn async_access() {
+    try_it(Example::new(
+        "database/async-access.md",
+        "cargo run -q -p database-async-access --example serve",
+        |_| async_access::banner(),
+        |_, folder| async_access::app(folder),
+    ))
+    .await;
+}
+
+/// Runs every command of `example`'s page, in order, and compares what
+/// each prints with the lines under it.
+async fn try_it(example: Example) {
+    let page = Page::open(example.page);
+    let folder = tempfile::tempdir().expect("a temporary folder is made");
+    let mut server: Option<SocketAddr> = None;
+    let mut commands = 0;
+    for (number, command, shown) in page.console_commands() {
+        let at = format!("{}:{number}", page.shown);
+        let words = shell_words(command);
+        let printed = match words.first().map(String::as_str) {
+            Some("cargo") => {
+                let args = example_args(&example, command, &at);
+                let moved: Vec<String> = args
+                    .iter()
+                    .map(|arg| in_folder(arg, folder.path()))
+                    .collect();
+                server = Some(http::serve((example.app)(&moved, folder.path())).await);
+                let mut printed = vec![(example.banner)(&args)];
+                if shown.contains(&"^C") {
+                    printed.push("^C".to_string());
+                    printed.extend(example.after_ctrl_c.iter().map(|line| line.to_string()));
+                }
+                printed.join("\n")
+            }
+            Some("curl") => {
+                let address = server
+                    .unwrap_or_else(|| panic!("{at}: `{command}` comes before any `cargo run`"));
+                curl(address, &words[1..], &at).await
+            }
+            Some("mv") if words.len() == 3 => {
+                let from = in_folder(&words[1], folder.path());
+                let to = in_folder(&words[2], folder.path());
+                std::fs::rename(&from, &to)
+                    .unwrap_or_else(|error| panic!("{at}: `{command}` failed: {error}"));
+                String::new()
+            }
+            _ => panic!(
+                "{at}: the test of the \"Try it\" boxes cannot run `{command}` \
+                 (it knows `cargo run`, `curl` and `mv`)"
+            ),
+        };
+        if std::env::var_os("TRY_IT_SHOW").is_some() {
+            // For writing a box: `TRY_IT_SHOW=1 cargo test -p book-listings
+            // --test transcripts try_it -- --nocapture` prints, not compares.
+            println!("{at}\n$ {command}\n{printed}");
+        } else {
+            compare(&at, command, &shown, &printed);
+        }
+        commands += 1;
+    }
+    assert!(
+        commands > 0,
+        "{} has no \"Try it\" commands: a `console` block with `$ cargo run` and `$ curl`",
+        page.shown
+    );
+}
+
+/// The arguments after ` -- ` of a `cargo run` line, which must start with
+/// the example's command.
+fn example_args(example: &Example, command: &str, at: &str) -> Vec<String> {
+    let Some(rest) = command.strip_prefix(example.command) else {
+        panic!(
+            "{at}: `{command}` does not run this exercise's example: `{}`",
+            example.command
+        );
+    };
+    match rest.trim().strip_prefix("--") {
+        Some(args) => shell_words(args),
+        None if rest.trim().is_empty() => Vec::new(),
+        None => panic!("{at}: `{command}` passes its arguments without `--`"),
+    }
+}
+
+/// `/tmp/x` as a path in the test's own folder; anything else as it is.
+fn in_folder(arg: &str, folder: &Path) -> String {
+    match arg.strip_prefix("/tmp/") {
+        Some(name) => folder.join(name).display().to_string(),
+        None => arg.to_string(),
+    }
+}
+
+/// Sends what `curl ARGS` sends to the server at `address`, and returns
+/// what curl prints.
+async fn curl(address: SocketAddr, args: &[String], at: &str) -> String {
+    let mut include_head = false;
+    let mut method = None;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut data: Option<String> = None;
+    let mut url = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| panic!("{at}: curl's `{arg}` needs a value"))
+                .clone()
+        };
+        match arg.as_str() {
+            "-i" | "--include" => include_head = true,
+            "-X" | "--request" => method = Some(value()),
+            "-H" | "--header" => {
+                let header = value();
+                let (name, value) = header
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("{at}: `{header}` is no header"));
+                headers.push((name.trim().to_string(), value.trim().to_string()));
+            }
+            "-d" | "--data" => data = Some(value()),
+            flag if flag.starts_with('-') => {
+                panic!("{at}: the test of the \"Try it\" boxes does not know curl's `{flag}`")
+            }
+            _ => url = Some(arg.clone()),
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("{at}: curl has no URL"));
+    let target = url
+        .trim_start_matches("http://")
+        .strip_prefix("localhost:3000")
+        .unwrap_or_else(|| panic!("{at}: the URL `{url}` is not on localhost:3000"));
+    let target = if target.is_empty() { "/" } else { target };
+    // curl sends `-d` data as a form unless told otherwise, with POST unless
+    // `-X` says otherwise.
+    let method = method.unwrap_or_else(|| if data.is_some() { "POST" } else { "GET" }.to_string());
+    let mut request = Request::new(&method, target)
+        .header("user-agent", "curl/8.5.0")
+        .header("accept", "*/*");
+    for (name, value) in &headers {
+        request = request.header(name, value);
+    }
+    if let Some(data) = data {
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        {
+            request = request.header("content-type", "application/x-www-form-urlencoded");
+        }
+        request = request.body(&data);
+    }
+    let response = http::send(address, &request).await;
+    if include_head {
+        response.shown(&[])
+    } else {
+        response.body
+    }
+}
+
+/// Fails unless the lines the page shows under `command` are what it printed.
+fn compare(at: &str, command: &str, shown: &[&str], printed: &str) {
+    let mut shown: Vec<&str> = shown.to_vec();
+    while shown.last() == Some(&"") {
+        shown.pop();
+    }
+    let mut real: Vec<&str> = printed.lines().collect();
+    while real.last() == Some(&"") {
+        real.pop();
+    }
+    let differs = shown.len() != real.len()
+        || shown
+            .iter()
+            .zip(&real)
+            .any(|(shown, real)| !book::same_line(shown, real));
+    if differs {
+        let first = shown
+            .iter()
+            .zip(&real)
+            .position(|(shown, real)| !book::same_line(shown, real))
+            .unwrap_or(shown.len().min(real.len()));
+        panic!(
+            "{at}: `{command}` prints something else than the page shows\n  \
+             the book: {}\n  real:     {}\nWhat it really prints:\n{}",
+            shown.get(first).copied().unwrap_or("(nothing more)"),
+            real.get(first).copied().unwrap_or("(nothing more)"),
+            book::indent(printed)
+        );
+    }
+}
+
+/// The words of a shell command: split on spaces, quotes removed, and
+/// everything from an unquoted ` #` on left out as a comment.
+fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote = None;
+    for character in command.chars() {
+        match (quote, character) {
+            (Some(open), close) if close == open => quote = None,
+            (Some(_), character) => word.get_or_insert_with(String::new).push(character),
+            (None, '\'' | '"') => {
+                quote = Some(character);
+                word.get_or_insert_with(String::new);
+            }
+            (None, '#') if word.is_none() => break,
+            (None, ' ') => words.extend(word.take()),
+            (None, character) => word.get_or_insert_with(String::new).push(character),
+        }
+    }
+    words.extend(word);
+    words
+}

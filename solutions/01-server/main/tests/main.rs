@@ -1,0 +1,2 @@
+#[path = "../../../../lessons/01-server/main/tests/main.rs"]
+mod main;
