@@ -11,11 +11,15 @@ pub struct Page {
 }
 
 impl Page {
-    /// Reads `book/src/<name>`.
+    /// Reads `book/src/<name>`, or `<name>` in the folder that
+    /// `TRANSCRIPTS_BOOK_SRC` names: a copy of `book/src` in which to break a
+    /// transcript and see the test catch it.
     pub fn open(name: &str) -> Page {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../src")
-            .join(name);
+        let src = std::env::var_os("TRANSCRIPTS_BOOK_SRC").map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src"),
+            PathBuf::from,
+        );
+        let path = src.join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
             panic!("cannot read the book page {}: {error}", path.display())
         });
@@ -95,17 +99,26 @@ impl Page {
     }
 
     /// Fails unless the page quotes `real` as inline code (`` `real` ``, or
-    /// ``` `` real `` ``` when it holds a backtick). A quote may run over a
-    /// line break. `what` says where `real` came from.
+    /// ``` `` real `` ``` when it holds a backtick; a quote may run over a
+    /// line break), and unless every quote of the page that is nearly
+    /// `real` is `real`: a quote edited wrong where the page quotes it twice
+    /// must not hide behind the right one. `what` says where `real` came
+    /// from.
     #[track_caller]
     pub fn assert_quote(&self, what: &str, real: &str) {
-        let text = collapse(&self.lines.join(" "));
         let real = collapse(real);
-        // A code span that holds a backtick is fenced with two, and may pad
-        // its text with a space on either side.
-        let quoted = ["`{}`", "``{}``", "`` {}``", "``{} ``", "`` {} ``"]
-            .map(|form| form.replace("{}", &real));
-        if quoted.iter().any(|quote| text.contains(quote)) {
+        let spans = code_spans(&self.lines.join("\n"));
+        if let Some((line, near)) = spans
+            .iter()
+            .find(|(_, span)| *span != real && nearly(span, &real))
+        {
+            panic!(
+                "{}:{line}: the page quotes {what} wrong\n  \
+                 real:     {real}\n  the book: {near}",
+                self.shown,
+            );
+        }
+        if spans.iter().any(|(_, span)| *span == real) {
             return;
         }
         let (number, line) = self.nearest_line(&real);
@@ -219,6 +232,50 @@ fn trimmed_lines(text: &str) -> Vec<&str> {
         lines.pop();
     }
     lines
+}
+
+/// Every inline code span of `text`, with the number of the line where it
+/// starts: the text between two runs of the same number of backticks, its
+/// whitespace made single spaces and trimmed.
+fn code_spans(text: &str) -> Vec<(usize, String)> {
+    let mut spans = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('`') {
+        let fence_length = rest[start..].len() - rest[start..].trim_start_matches('`').len();
+        let fence = &rest[start..start + fence_length];
+        let after = &rest[start + fence_length..];
+        // The closing fence: the same run of backticks, not part of a longer one.
+        let close = after.match_indices(fence).find(|&(index, _)| {
+            !after[..index].ends_with('`') && !after[index + fence_length..].starts_with('`')
+        });
+        let Some((end, _)) = close else { break };
+        let offset = text.len() - rest.len() + start;
+        let line = text[..offset].matches('\n').count() + 1;
+        spans.push((line, collapse(&after[..end])));
+        rest = &after[end + fence_length..];
+    }
+    spans
+}
+
+/// Whether `quote` differs from `real` by a few characters only: an edit
+/// of the real text rather than another text.
+fn nearly(quote: &str, real: &str) -> bool {
+    let allowed = (real.chars().count() / 4).max(1);
+    let (quote, real): (Vec<char>, Vec<char>) = (quote.chars().collect(), real.chars().collect());
+    if quote.len().abs_diff(real.len()) > allowed {
+        return false;
+    }
+    // Levenshtein distance, one row at a time.
+    let mut previous: Vec<usize> = (0..=real.len()).collect();
+    for (i, &q) in quote.iter().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, &r) in real.iter().enumerate() {
+            let substitution = previous[j] + usize::from(q != r);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[real.len()] <= allowed
 }
 
 /// `text` with every run of whitespace, line breaks included, made one space.

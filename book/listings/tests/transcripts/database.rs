@@ -112,9 +112,13 @@ fn mapping_quotes_sqlites_times_and_types() {
         "the Unix time 1700000000 as SQLite's `datetime` reads it",
         &format!("`1700000000` is {time} UTC"),
     );
-    page.assert_quote(
+    // (The page quotes SQLite's own format beside it, so not as a quote.)
+    page.assert_fragment(
         "the same time in ISO-8601",
-        &text("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000, 'unixepoch')"),
+        &format!(
+            "**ISO-8601 text**: `{}`",
+            text("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 1700000000, 'unixepoch')")
+        ),
     );
 
     db.execute_batch(
