@@ -233,6 +233,9 @@ fn code_that_rewrites_its_tests_and_restores_them_dated_in_the_past_earns_nothin
     assert_eq!(status(&honest, "cheats/restores"), "done", "{honest:#}");
 }
 
+/// A change a learner makes outside the files they edit.
+type Cheat = dyn Fn(&Workbook);
+
 #[test]
 fn build_scripts_solution_paths_and_edited_manifests_or_records_are_changes_that_score_zero() {
     let workbook = Workbook::new();
@@ -240,7 +243,7 @@ fn build_scripts_solution_paths_and_edited_manifests_or_records_are_changes_that
     let clean = workbook.check("cheats/honest");
     assert_eq!(status(&clean, "cheats/honest"), "done", "{clean:#}");
 
-    let cheats: [(&str, &dyn Fn(&Workbook)); 5] = [
+    let cheats: [(&str, &Cheat); 5] = [
         ("a new build.rs", &|w: &Workbook| {
             w.write("lessons/06-cheats/honest/build.rs", "fn main() {}\n")
         }),
