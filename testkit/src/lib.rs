@@ -3,9 +3,10 @@
 //! [`TestServer::spawn`] binds `127.0.0.1:0` *before* it starts serving, so a
 //! test never sleeps and never races the server, and runs the learner's
 //! router on a real socket. Requests go through a real HTTP client
-//! (`reqwest`). Every assertion on a [`Reply`] fails with a message that names
-//! the request that was sent, what was expected and what came back, so a
-//! learner can fix their code without reading the test.
+//! (`reqwest`). Every assertion on a [`Reply`] fails with a message whose
+//! first line is the verdict (the checker shows that line beside the test's
+//! name), then the request that was sent and what came back, so a learner
+//! can fix their code without reading the test.
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -384,6 +385,14 @@ impl Reply {
     #[track_caller]
     pub fn fail(&self, problem: &str) -> ! {
         panic!("\n{problem}\n{}", self.describe())
+    }
+
+    /// Fails the test like [`Reply::fail`], then says what usually causes
+    /// this failure: the verdict first, the request and the response, then
+    /// `diagnosis`.
+    #[track_caller]
+    pub fn fail_with_diagnosis(&self, verdict: &str, diagnosis: &str) -> ! {
+        panic!("\n{verdict}\n{}{diagnosis}\n", self.describe())
     }
 
     /// The request and the response, as a failure message shows them.

@@ -28,7 +28,7 @@ fn config_from(pairs: &[(&str, &str)]) -> Config {
     match Config::from_lookup(fake_env(pairs)) {
         Ok(config) => config,
         Err(error) => panic!(
-            "\nExpected valid settings, got an error.\n  environment: {pairs:?}\n  error:       {error:?}\n"
+            "\nexpected valid settings, got an error\n  environment: {pairs:?}\n  error:       {error:?}\n"
         ),
     }
 }
@@ -38,10 +38,50 @@ fn config_from(pairs: &[(&str, &str)]) -> Config {
 fn error_from(pairs: &[(&str, &str)]) -> ConfigError {
     match Config::from_lookup(fake_env(pairs)) {
         Ok(config) => panic!(
-            "\nExpected a ConfigError, but the settings were accepted.\n  environment: {pairs:?}\n  settings:    {config:?}\n"
+            "\nexpected a ConfigError, but the settings were accepted\n  environment: {pairs:?}\n  settings:    {config:?}\n"
         ),
         Err(error) => error,
     }
+}
+
+/// Fails unless `actual` is `expected`: `verdict` first, then the
+/// environment the settings were read from, and both values.
+#[track_caller]
+fn assert_settings<T: PartialEq + std::fmt::Debug>(
+    actual: T,
+    expected: T,
+    environment: &[(&str, &str)],
+    verdict: &str,
+) {
+    assert!(
+        actual == expected,
+        "\n{verdict}\n  environment: {environment:?}\n  expected:    {expected:?}\n  got:         {actual:?}\n"
+    );
+}
+
+/// The settings of `actual` that differ from `expected`, in words:
+/// `log_level is DEBUG, expected INFO`.
+fn differences(actual: &Config, expected: &Config) -> String {
+    let mut found = Vec::new();
+    if actual.bind_addr != expected.bind_addr {
+        found.push(format!(
+            "bind_addr is {}, expected {}",
+            actual.bind_addr, expected.bind_addr
+        ));
+    }
+    if actual.database_path != expected.database_path {
+        found.push(format!(
+            "database_path is {:?}, expected {:?}",
+            actual.database_path, expected.database_path
+        ));
+    }
+    if actual.log_level != expected.log_level {
+        found.push(format!(
+            "log_level is {}, expected {}",
+            actual.log_level, expected.log_level
+        ));
+    }
+    found.join("; ")
 }
 
 fn defaults() -> Config {
@@ -56,113 +96,135 @@ fn defaults() -> Config {
 fn nothing_set_gives_the_defaults() {
     let config = config_from(&[]);
 
-    assert_eq!(
-        config,
-        defaults(),
-        "with no variable set, every setting should take its default"
+    let verdict = format!(
+        "with no variable set, the settings are not the defaults: {}",
+        differences(&config, &defaults())
     );
+    assert_settings(config, defaults(), &[], &verdict);
 }
 
 #[test]
 fn every_variable_set_overrides_every_default() {
-    let config = config_from(&[
+    let environment = [
         ("APP_BIND_ADDR", "0.0.0.0:8080"),
         ("APP_DATABASE_PATH", "/var/lib/shop/shop.db"),
         ("APP_LOG_LEVEL", "debug"),
-    ]);
+    ];
+    let config = config_from(&environment);
 
     let expected = Config {
         bind_addr: "0.0.0.0:8080".parse().unwrap(),
         database_path: PathBuf::from("/var/lib/shop/shop.db"),
         log_level: Level::DEBUG,
     };
-    assert_eq!(
-        config, expected,
-        "every setting should come from its variable"
+    let verdict = format!(
+        "with every variable set, the settings do not all come from their variables: {}",
+        differences(&config, &expected)
     );
+    assert_settings(config, expected, &environment, &verdict);
 }
 
 #[test]
 fn one_variable_set_leaves_the_others_at_their_defaults() {
-    let config = config_from(&[("APP_DATABASE_PATH", "data/test.db")]);
+    let environment = [("APP_DATABASE_PATH", "data/test.db")];
+    let config = config_from(&environment);
 
     let expected = Config {
         database_path: PathBuf::from("data/test.db"),
         ..defaults()
     };
-    assert_eq!(
-        config, expected,
-        "only APP_DATABASE_PATH was set, so only database_path should change"
+    let verdict = format!(
+        "with only APP_DATABASE_PATH set, the settings are wrong: {}",
+        differences(&config, &expected)
     );
+    assert_settings(config, expected, &environment, &verdict);
 }
 
 #[test]
 fn log_level_is_read_in_any_case() {
     for (value, level) in [("WARN", Level::WARN), ("Trace", Level::TRACE)] {
-        let config = config_from(&[("APP_LOG_LEVEL", value)]);
+        let environment = [("APP_LOG_LEVEL", value)];
+        let config = config_from(&environment);
 
-        assert_eq!(
-            config.log_level, level,
-            "APP_LOG_LEVEL={value:?} should give the level {level}"
+        assert_settings(
+            config.log_level,
+            level,
+            &environment,
+            &format!("the log level is {}, expected {level}", config.log_level),
         );
     }
 }
 
 #[test]
 fn an_ipv6_bind_address_is_accepted() {
-    let config = config_from(&[("APP_BIND_ADDR", "[::1]:8080")]);
+    let environment = [("APP_BIND_ADDR", "[::1]:8080")];
+    let config = config_from(&environment);
 
-    assert_eq!(
+    assert_settings(
         config.bind_addr,
         "[::1]:8080".parse().unwrap(),
-        "APP_BIND_ADDR=\"[::1]:8080\" is the IPv6 loopback address, port 8080"
+        &environment,
+        &format!(
+            "the bind address is {}, expected [::1]:8080, the IPv6 loopback address, port 8080",
+            config.bind_addr
+        ),
     );
 }
 
 // ANCHOR: bad_value
 #[test]
 fn a_bind_address_without_a_port_is_an_error_naming_the_variable() {
-    let error = error_from(&[("APP_BIND_ADDR", "127.0.0.1")]);
+    let environment = [("APP_BIND_ADDR", "127.0.0.1")];
+    let error = error_from(&environment);
 
     let expected = ConfigError {
         variable: "APP_BIND_ADDR",
         value: "127.0.0.1".to_string(),
         expected: "an IP address and port, like 127.0.0.1:3000",
     };
-    assert_eq!(
-        error, expected,
-        "the error should name the variable, its value, and what is valid"
+    assert_settings(
+        error,
+        expected,
+        &environment,
+        "the error does not name the variable, its value, and what is valid",
     );
 }
 // ANCHOR_END: bad_value
 
 #[test]
 fn an_unknown_log_level_is_an_error_listing_the_valid_levels() {
-    let error = error_from(&[("APP_LOG_LEVEL", "verbose")]);
+    let environment = [("APP_LOG_LEVEL", "verbose")];
+    let error = error_from(&environment);
 
     let expected = ConfigError {
         variable: "APP_LOG_LEVEL",
         value: "verbose".to_string(),
         expected: "one of error, warn, info, debug, trace",
     };
-    assert_eq!(
-        error, expected,
-        "the error should name the variable, its value, and what is valid"
+    assert_settings(
+        error,
+        expected,
+        &environment,
+        "the error does not name the variable, its value, and what is valid",
     );
 }
 
 #[test]
 fn an_empty_database_path_is_an_error_not_the_default() {
-    let error = error_from(&[("APP_DATABASE_PATH", "")]);
+    let environment = [("APP_DATABASE_PATH", "")];
+    let error = error_from(&environment);
 
     let expected = ConfigError {
         variable: "APP_DATABASE_PATH",
         value: String::new(),
         expected: "a file path, like app.db",
     };
-    assert_eq!(
-        error, expected,
-        "a variable that is set but empty is a mistake to report, not a reason to use the default"
+    assert_settings(
+        error,
+        expected,
+        &environment,
+        "the error for an empty APP_DATABASE_PATH is not the one expected: a variable that \
+         is set but empty is a mistake to report, not a reason to use the default",
     );
 }
 
@@ -175,10 +237,14 @@ fn the_error_message_names_the_variable_the_value_and_what_is_valid() {
         expected: "one of error, warn, info, debug, trace",
     };
 
-    assert_eq!(
-        error.to_string(),
-        r#"APP_LOG_LEVEL="verbose" is not valid: expected one of error, warn, info, debug, trace"#,
-        "the message a server prints when it refuses to start"
+    let message = error.to_string();
+    let expected =
+        r#"APP_LOG_LEVEL="verbose" is not valid: expected one of error, warn, info, debug, trace"#;
+    assert!(
+        message == expected,
+        "\nthe error's message, the one a server prints when it refuses to start, is not \
+         the one expected\n  error:    {error:?}\n  expected: {expected:?}\n  got:      \
+         {message:?}\n"
     );
 }
 // ANCHOR_END: message
@@ -191,8 +257,11 @@ fn from_env_reads_the_same_settings_as_a_lookup_of_the_process_environment() {
 
     let from_env = Config::from_env();
 
-    assert_eq!(
-        from_env, through_lookup,
-        "Config::from_env() should read APP_BIND_ADDR, APP_DATABASE_PATH and APP_LOG_LEVEL from the process environment"
+    assert!(
+        from_env == through_lookup,
+        "\nthe settings from the process environment differ from those of a lookup of it\n  \
+         expected: {through_lookup:?}\n  got:      {from_env:?}\nConfig::from_env() should \
+         read APP_BIND_ADDR, APP_DATABASE_PATH and APP_LOG_LEVEL from the process \
+         environment.\n"
     );
 }

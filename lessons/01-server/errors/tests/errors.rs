@@ -10,17 +10,17 @@ use tracing::Level;
 
 /// A fresh in-memory database with the app's schema.
 fn healthy_database() -> Connection {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-    create_schema(&db).expect("create_schema works on an empty database");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    create_schema(&db).expect("create_schema failed on an empty database");
     db
 }
 
 /// A database whose `notes` table has the wrong columns, as after a botched
 /// migration: every query on notes fails with `no such column: text`.
 fn database_with_a_broken_schema() -> Connection {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
     db.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
-        .expect("the broken table is created");
+        .expect("the test could not create the broken table");
     db
 }
 
@@ -29,7 +29,7 @@ fn database_with_a_broken_schema() -> Connection {
 fn read_only_database() -> Connection {
     let db = healthy_database();
     db.execute_batch("PRAGMA query_only = ON")
-        .expect("the database switches to read-only");
+        .expect("the test could not switch the database to read-only");
     db
 }
 
@@ -45,11 +45,12 @@ fn assert_no_internal_detail(reply: &Reply) {
     let everything = reply.describe().to_lowercase();
     for detail in INTERNAL_DETAILS {
         if everything.contains(detail) {
-            reply.fail(&format!(
-                "the response leaks `{detail}`, a piece of the database's own error \
-                 message; a client must see only the generic 500 body, and the detail \
-                 belongs in the log"
-            ));
+            reply.fail_with_diagnosis(
+                &format!(
+                    "the response leaks `{detail}`, a piece of the database's own error message"
+                ),
+                "A client must see only the generic 500 body; the detail belongs in the log.",
+            );
         }
     }
 }
@@ -159,13 +160,16 @@ async fn a_database_error_is_logged_with_its_detail() {
     reply.assert_status(500);
     let errors = log.events_at(Level::ERROR);
     if !errors.iter().any(|event| event.contains("no such column")) {
-        reply.fail(&format!(
-            "the client must not see the database's message, but the people running \
-             the service must: expected an event logged with `tracing::error!` that \
-             includes the database error (`no such column: text`); the ERROR events \
-             logged while answering:\n{}",
-            list(&errors)
-        ));
+        reply.fail_with_diagnosis(
+            "no ERROR event logged while answering includes the database error \
+             (`no such column: text`)",
+            &format!(
+                "The ERROR events logged while answering:\n{}The client must not see the \
+                 database's message, but the people running the service must: log it with \
+                 `tracing::error!`.",
+                list(&errors)
+            ),
+        );
     }
 }
 // ANCHOR_END: logged

@@ -78,11 +78,17 @@ fn not_ready() -> Value {
 #[track_caller]
 fn expect(reply: &Reply, situation: &str, status: u16, body: Value) {
     if reply.status() != status {
-        reply.fail(&format!(
-            "{situation}, so the answer should be {} with the JSON body {body}; got {}",
-            status_text(status),
-            status_text(reply.status())
-        ));
+        reply.fail_with_diagnosis(
+            &format!(
+                "expected status {}, got {}",
+                status_text(status),
+                status_text(reply.status())
+            ),
+            &format!(
+                "{situation}, so the answer should be {} with the JSON body {body}.",
+                status_text(status)
+            ),
+        );
     }
     reply
         .assert_content_type("application/json")
@@ -158,7 +164,7 @@ async fn readiness_answers_503_when_the_database_file_is_missing_and_does_not_cr
     expect(&reply, "There is no database file", 503, not_ready());
     assert!(
         !database.exists(),
-        "\nGET /health/ready created the database file {}.\nA readiness check must never create the database: an empty new one would pass the check and hide the outage.\n",
+        "\nthe readiness check created the missing database file\n  request:  GET /health/ready\n  file:     {}\nA readiness check must never create the database: an empty new one would pass the check and hide the outage.\n",
         database.display()
     );
 }

@@ -762,7 +762,7 @@ async fn at_log_level_debug_every_request_is_logged() {
 
     if !server.wait_for_output(REQUEST_LOGGED).await {
         server.fail(&format!(
-            "GET / was not logged at APP_LOG_LEVEL=debug.\n  request:  GET http://{addr}/\n  expected: the app's debug event {REQUEST_LOGGED:?} in the output (standard output or standard error)\n  got:      no such line within {PATIENCE:?}\nAre log events printed, up to the level APP_LOG_LEVEL gives?"
+            "The request was not logged at APP_LOG_LEVEL=debug.\n  request:  GET http://{addr}/\n  expected: the app's debug event {REQUEST_LOGGED:?} in the output (standard output or standard error)\n  got:      no such line within {PATIENCE:?}\nAre log events printed, up to the level APP_LOG_LEVEL gives?"
         ));
     }
 }
@@ -779,7 +779,7 @@ async fn at_log_level_warn_requests_are_not_logged_but_the_address_is_announced(
 
     if server.output.borrow().contains(REQUEST_LOGGED) {
         server.fail(&format!(
-            "GET / was logged at APP_LOG_LEVEL=warn.\n  request:  GET http://{addr}/\n  expected: no debug event, such as {REQUEST_LOGGED:?}, at level warn\n  got:      the output below\nAre log events printed only up to the level APP_LOG_LEVEL gives?"
+            "The request was logged although APP_LOG_LEVEL=warn.\n  request:  GET http://{addr}/\n  expected: no debug event, such as {REQUEST_LOGGED:?}, at level warn\n  got:      the output below\nAre log events printed only up to the level APP_LOG_LEVEL gives?"
         ));
     }
 }

@@ -47,11 +47,14 @@ async fn the_handler_sees_the_same_minted_id_as_the_client() {
 
     let id = reply.assert_status(200).expect_header(REQUEST_ID);
     if reply.text() != id {
-        reply.fail(&format!(
-            "the handler (its answer is the body) saw another request id than the \
-             response's `{REQUEST_ID}: {id}`; set the fresh id on the request before the \
-             handler runs, and echo that same id"
-        ));
+        reply.fail_with_diagnosis(
+            &format!(
+                "the handler saw the request id {:?}, but the response says `{REQUEST_ID}: {id}`",
+                reply.text()
+            ),
+            "The handler answers with the id it saw. Set the fresh id on the request before \
+             the handler runs, and echo that same id on the response.",
+        );
     }
 }
 
@@ -69,10 +72,10 @@ async fn minted_request_ids_are_unique_across_100_requests() {
     for reply in &replies {
         let id = reply.assert_status(200).expect_header(REQUEST_ID);
         if !ids.insert(id.to_string()) {
-            reply.fail(&format!(
-                "100 requests without an id were sent at once, and two of them got the \
-                 same `{REQUEST_ID}: {id}`; every minted id must be unique"
-            ));
+            reply.fail_with_diagnosis(
+                &format!("two responses carry the same minted `{REQUEST_ID}: {id}`"),
+                "100 requests without an id were sent at once: every minted id must be unique.",
+            );
         }
     }
 }
@@ -114,17 +117,28 @@ async fn the_response_time_covers_the_handlers_work() {
     let reported = response_time_in(&reply);
     let work = SLOW_WORK.as_millis();
     if reported < work {
-        reply.fail(&format!(
-            "GET /slow works for {work} ms, so `{RESPONSE_TIME}` must say at least \
-             {work}ms, but it says {reported}ms: is the clock stopped after \
-             `next.run(request).await` returns?"
-        ));
+        reply.fail_with_diagnosis(
+            &format!(
+                "the response says `{RESPONSE_TIME}: {reported}ms`, but the handler works for \
+                 {work} ms"
+            ),
+            &format!(
+                "GET /slow works for {work} ms, so `{RESPONSE_TIME}` must say at least \
+                 {work}ms. Is the clock stopped after `next.run(request).await` returns?"
+            ),
+        );
     }
     if reported > seen_by_client {
-        reply.fail(&format!(
-            "the whole request took {seen_by_client} ms as the client saw it, so the \
-             server cannot have spent {reported} ms on it: is the unit milliseconds?"
-        ));
+        reply.fail_with_diagnosis(
+            &format!(
+                "the response says `{RESPONSE_TIME}: {reported}ms`, more than the \
+                 {seen_by_client} ms the whole request took"
+            ),
+            &format!(
+                "The client saw the whole request take {seen_by_client} ms, so the server \
+                 cannot have spent {reported} ms on it. Is the unit milliseconds?"
+            ),
+        );
     }
 }
 // ANCHOR_END: timing
@@ -150,11 +164,14 @@ async fn every_request_is_traced_in_a_span_with_its_method_and_path() {
     reply.assert_status(200);
     let for_the_request = recording.spans_mentioning("/slow");
     if !for_the_request.iter().any(|span| span.contains("GET")) {
-        reply.fail(&format!(
-            "expected tower-http's TraceLayer to open a span for the request that records \
-             its method (GET) and its path (/slow); the spans the server opened:\n{}",
-            list(&recording.spans())
-        ));
+        reply.fail_with_diagnosis(
+            "no span of the server records the request's method (GET) and path (/slow)",
+            &format!(
+                "The spans the server opened:\n{}Expected tower-http's TraceLayer to open \
+                 a span for each request that records its method and its path.",
+                list(&recording.spans())
+            ),
+        );
     }
 }
 // ANCHOR_END: traced
@@ -169,12 +186,15 @@ async fn the_request_span_records_the_minted_request_id() {
     let id = reply.assert_status(200).expect_header(REQUEST_ID);
     let for_the_request = recording.spans_mentioning("/slow");
     if !for_the_request.iter().any(|span| span.contains(id)) {
-        reply.fail(&format!(
-            "expected the request's span to record its request id `{id}`, so that every \
-             log line of the request carries it; the spans that mention /slow:\n{}\
-             Does the span read the id from the request, and does the layer that mints \
-             the id run before (outside) the TraceLayer?",
-            list(&for_the_request)
-        ));
+        reply.fail_with_diagnosis(
+            &format!("the request's span does not record its request id `{id}`"),
+            &format!(
+                "The span should record it, so that every log line of the request carries \
+                 it. The spans that mention /slow:\n{}Does the span read the id from the \
+                 request, and does the layer that mints the id run before (outside) the \
+                 TraceLayer?",
+                list(&for_the_request)
+            ),
+        );
     }
 }

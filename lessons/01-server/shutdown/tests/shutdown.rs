@@ -280,7 +280,7 @@ async fn serve_answers_requests_before_the_shutdown_signal() {
     };
     if answer.as_ref() != Ok(&expected) {
         panic!(
-            "\nBefore the shutdown signal, `serve` should answer requests.\n  request:  GET /ping\n  expected: 200 OK with the body \"pong\"\n  got:      {}\n  `serve` {}.\n",
+            "\nA request before the shutdown signal got no answer, or a wrong one.\n  request:  GET /ping\n  expected: 200 OK with the body \"pong\"\n  got:      {}\n  `serve` {}.\n",
             show(&answer),
             server.what_became_of_serve().await
         );
@@ -327,7 +327,7 @@ async fn a_request_in_flight_gets_its_complete_response_after_the_shutdown_signa
     server.send_shutdown_signal();
     release.notify_one();
 
-    assert_complete_slow_answer(request.await.expect("the request task never panics"));
+    assert_complete_slow_answer(request.await.expect("the test's request task panicked"));
     server
         .expect_serve_to_return("after the request in flight was answered")
         .await;
@@ -349,11 +349,11 @@ async fn serve_stops_accepting_but_does_not_return_while_a_request_is_in_flight(
 
     assert!(
         !server.task.is_finished(),
-        "\nGET /slow was still in flight, but `serve` {}.\nA graceful shutdown waits for every request in flight before it returns.\n",
+        "\n`serve` {} while a request was still in flight.\n  request:  GET /slow\nA graceful shutdown waits for every request in flight before it returns.\n",
         server.what_became_of_serve().await
     );
     release.notify_one();
-    assert_complete_slow_answer(request.await.expect("the request task never panics"));
+    assert_complete_slow_answer(request.await.expect("the test's request task panicked"));
     server
         .expect_serve_to_return("after the request in flight was answered")
         .await;

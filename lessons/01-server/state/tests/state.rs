@@ -111,12 +111,17 @@ async fn two_hundred_concurrent_hits_lose_no_update() {
     let total = hits_in(&reply);
     let sent = BURSTS * AT_ONCE;
     if total != sent {
-        reply.fail(&format!(
-            "{BURSTS} bursts of {AT_ONCE} POST /hits sent at once, {sent} in all, should \
-             count {sent} hits, but the count is {total}: {} updates were lost. Do all \
-             requests share one counter, and is each hit counted in one indivisible step?",
-            sent.abs_diff(total)
-        ));
+        reply.fail_with_diagnosis(
+            &format!(
+                "the count is {total}, expected {sent}: {} updates were lost",
+                sent.abs_diff(total)
+            ),
+            &format!(
+                "{BURSTS} bursts of {AT_ONCE} POST /hits were sent at once, {sent} in all, \
+                 before this request. Do all requests share one counter, and is each hit \
+                 counted in one indivisible step?"
+            ),
+        );
     }
 }
 // ANCHOR_END: concurrent_hits
@@ -140,11 +145,12 @@ async fn concurrent_hits_each_answer_a_different_total() {
     let expected: BTreeSet<u64> = (1..=sent).collect();
     assert!(
         answered == expected,
-        "\n{BURSTS} bursts of {AT_ONCE} POST /hits were sent at once, {sent} in all. Each \
-         should answer the total its own hit made, so every number from 1 to {sent} \
-         should come back exactly once.\nInstead {} different totals came back; these \
-         came back more than once: {repeated:?}.\nDoes each POST answer the value its \
-         own update produced, rather than reading the counter again afterwards?\n",
+        "\nthe {sent} POST /hits did not answer every total from 1 to {sent} once each\n  \
+         expected: every number from 1 to {sent}, once each\n  \
+         got:      {} different totals; these came back more than once: {repeated:?}\n\
+         {BURSTS} bursts of {AT_ONCE} POST /hits were sent at once, and each should answer \
+         the total its own hit made. Does each POST answer the value its own update \
+         produced, rather than reading the counter again afterwards?\n",
         answered.len(),
     );
 }
@@ -257,12 +263,20 @@ async fn two_hundred_concurrent_puts_all_land() {
     let stored = reply.json();
     if stored != Value::Object(expected) {
         let stored_count = stored.as_object().map_or(0, serde_json::Map::len);
-        reply.fail(&format!(
-            "{BURSTS} bursts of {AT_ONCE} PUT /kv/key-N sent at once, N from 0 to {}, \
-             each with the body value-N, should store {sent} pairs, but GET /kv lists \
-             {stored_count}. Do all requests share one map, and is each insert done \
-             under one lock?",
-            sent - 1
-        ));
+        let verdict = if stored_count == sent as usize {
+            format!("the map lists {sent} pairs, but not each key-N with value-N")
+        } else {
+            format!("the map lists {stored_count} pairs, expected {sent}")
+        };
+        reply.fail_with_diagnosis(
+            &verdict,
+            &format!(
+                "{BURSTS} bursts of {AT_ONCE} PUT /kv/key-N were sent at once, N from 0 to \
+                 {}, each with the body value-N, so the map should hold {sent} pairs, each \
+                 key-N with value-N. Do all requests share one map, and is each insert done \
+                 under one lock?",
+                sent - 1
+            ),
+        );
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use database_async_access::{Pool, app, create_schema, heavy_report};
 use rusqlite::Connection;
 use testkit::tempfile::TempDir;
-use testkit::{TestServer, json};
+use testkit::{TestServer, json, status_text};
 use tokio::sync::oneshot;
 use tokio::time::MissedTickBehavior;
 
@@ -40,7 +40,7 @@ impl Database {
         let folder = testkit::tempfile::tempdir().expect("the test could not create a temp folder");
         let path = folder.path().join("notes.db");
         let db = Connection::open(&path).expect("the test could not create its database");
-        create_schema(&db).expect("create_schema works on an empty database");
+        create_schema(&db).expect("create_schema failed on an empty database");
         Database {
             _folder: folder,
             path,
@@ -51,7 +51,9 @@ impl Database {
     fn pool(&self, size: usize, busy_timeout: Duration) -> Pool {
         match Pool::open(&self.path, size, busy_timeout) {
             Ok(pool) => pool,
-            Err(error) => panic!("\nPool::open returned an error: {error}\n"),
+            Err(error) => panic!(
+                "\nopening the pool returned an error: {error}\n  call: Pool::open(&path, {size}, {busy_timeout:?})\n"
+            ),
         }
     }
 
@@ -61,12 +63,12 @@ impl Database {
         let db = Connection::open(&self.path).expect("the test could not open the database");
         let mut statement = db
             .prepare("SELECT text FROM notes ORDER BY id")
-            .expect("the notes table can be read");
+            .expect("the test could not read the notes table");
         statement
             .query_map([], |row| row.get(0))
-            .expect("the notes table can be read")
+            .expect("the test could not read the notes table")
             .collect::<rusqlite::Result<_>>()
-            .expect("the notes table can be read")
+            .expect("the test could not read the notes table")
     }
 }
 
@@ -79,7 +81,9 @@ where
 {
     match pool.run(job).await {
         Ok(value) => value,
-        Err(error) => panic!("\nPool::run returned an error for a job that cannot fail: {error}\n"),
+        Err(error) => panic!(
+            "\na job that cannot fail returned an error through the pool: {error}\n  call: pool.run(job)\n"
+        ),
     }
 }
 
@@ -88,7 +92,7 @@ where
 fn finished<T>(job: Result<T, tokio::task::JoinError>) -> T {
     match job {
         Ok(value) => value,
-        Err(error) => panic!("\nA job given to Pool::run panicked: {error}\n"),
+        Err(error) => panic!("\na job given to Pool::run panicked: {error}\n"),
     }
 }
 
@@ -113,7 +117,7 @@ async fn a_created_note_answers_201_and_is_stored_in_the_file() {
     let stored = database.stored_texts();
     if stored != ["buy milk"] {
         reply.fail(&format!(
-            "the note should now be in the database file, but the notes table holds {stored:?}"
+            "the database file's notes table holds {stored:?}, expected [\"buy milk\"]"
         ));
     }
 }
@@ -158,29 +162,35 @@ async fn a_hundred_concurrent_writes_all_succeed_and_are_stored() {
         .collect();
     let mut ids = BTreeSet::new();
     for request in requests {
-        let reply = request.await.expect("the request task does not panic");
+        // A request that panicked (the handler did) fails with its own message.
+        let reply = request
+            .await
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
         if reply.status() != 201 {
-            reply.fail(
-                "every one of 100 concurrent POST /notes should answer 201 Created. With \
-                 several connections writing at once, a connection that does not wait \
-                 for the write lock (its busy timeout) fails with `database is locked`",
+            reply.fail_with_diagnosis(
+                &format!(
+                    "expected status 201 Created, got {}",
+                    status_text(reply.status())
+                ),
+                "Every one of 100 concurrent POST /notes should answer 201 Created. With \
+                 several connections writing at once, a connection that does not wait for \
+                 the write lock (its busy timeout) fails with `database is locked`.",
             );
         }
         ids.insert(reply.json()["id"].as_i64());
     }
 
-    assert_eq!(
-        ids.len(),
-        100,
-        "\n100 notes were created, but their replies hold only {} different ids\n",
+    assert!(
+        ids.len() == 100,
+        "\nonly {} different ids came back for 100 created notes, expected 100\n",
         ids.len()
     );
     let stored: BTreeSet<String> = database.stored_texts().into_iter().collect();
     let sent: BTreeSet<String> = (0..100).map(|number| format!("note {number}")).collect();
     assert!(
         stored == sent,
-        "\nAll 100 POST /notes answered 201, so the file should hold the 100 notes \
-         `note 0` to `note 99`; it holds {} notes, and these sent notes are missing: {:?}\n",
+        "\nthe file holds {} notes, expected the 100 notes `note 0` to `note 99`\n  missing: \
+         {:?}\nAll 100 POST /notes answered 201 Created.\n",
         stored.len(),
         sent.difference(&stored).collect::<Vec<_>>()
     );
@@ -294,9 +304,9 @@ async fn a_pool_of_four_runs_four_jobs_at_the_same_time() {
 
     if let Err(most) = outcome {
         panic!(
-            "\nFour jobs were given at once to a pool of four connections, so all four \
-             should run at the same time, each on a connection of its own; at most {most} \
-             ran at the same time.\n"
+            "\nat most {most} of 4 jobs ran at the same time on a pool of four connections\n\
+             The four jobs were given at once, so all four should run at the same time, each \
+             on a connection of its own.\n"
         );
     }
 }
@@ -309,19 +319,20 @@ async fn every_connection_is_in_wal_mode_with_the_busy_timeout_it_was_given() {
 
     let pragmas = |db: &mut Connection| Ok((journal_mode(db)?, busy_timeout_in_ms(db)?));
     let Ok(connections) = run_all_at_once(&pool, 3, pragmas).await else {
-        panic!("\nA pool of three connections did not run three jobs at the same time.\n");
+        panic!("\na pool of three connections did not run three jobs at the same time\n");
     };
 
     for (mode, busy_timeout) in connections {
-        assert_eq!(
-            mode, "wal",
-            "\nEvery connection of the pool should use WAL mode, but \
-             `PRAGMA journal_mode` read `{mode}` on one of them\n"
+        assert!(
+            mode == "wal",
+            "\na connection of the pool is in journal mode `{mode}`, expected `wal`\n\
+             `PRAGMA journal_mode` read it. Every connection of the pool should use WAL mode.\n"
         );
-        assert_eq!(
-            busy_timeout, 1500,
-            "\nThe pool was opened with a busy timeout of 1.5 s, but `PRAGMA busy_timeout` \
-             read {busy_timeout} (milliseconds) on one of its connections\n"
+        assert!(
+            busy_timeout == 1500,
+            "\na connection of the pool has a busy timeout of {busy_timeout} ms, expected 1500 \
+             ms\n`PRAGMA busy_timeout` read it. The pool was opened with a busy timeout of \
+             1.5 s.\n"
         );
     }
 }
@@ -357,8 +368,8 @@ async fn jobs_wait_for_a_free_connection_and_reuse_the_pools_connections() {
 
     assert!(
         connections <= 2,
-        "\n20 jobs were given at once to a pool of two connections: they should take \
-         turns on those two, but they ran on {connections} different connections. A pool \
+        "\nthe jobs ran on {connections} different connections of a pool of two\n20 jobs \
+         were given at once: they should take turns on the pool's two connections. A pool \
          opens its connections once, and a job waits for one to be free.\n"
     );
 }
@@ -397,21 +408,21 @@ fn a_job_that_panics_gives_its_connection_back() {
     match steps.recv_timeout(wait) {
         Ok(Ok(())) => {}
         Ok(Err(outcome)) => panic!(
-            "\nA job panicked, so its `run` should panic too (the panic continues in the \
-             caller), but it returned {outcome}\n"
+            "\na job panicked, but its `run` returned {outcome} instead of panicking too\nThe \
+             panic continues in the caller.\n"
         ),
-        Err(_) => panic!("\nA job that panics did not make its `run` end within 10 seconds.\n"),
+        Err(_) => panic!("\na job that panics did not make its `run` end within 10 seconds\n"),
     }
     match steps.recv_timeout(wait) {
         Ok(Ok(())) => {}
         Ok(Err(outcome)) => panic!(
-            "\nA pool of one connection ran a job that panicked; the next job should \
-             then run as usual, but it ended with {outcome}\n"
+            "\nthe job after one that panicked ended with {outcome}, expected it to run as \
+             usual\nThe pool has one connection, and ran a job that panicked first.\n"
         ),
         Err(_) => panic!(
-            "\nA pool of one connection ran a job that panicked; the next job then waited \
-             10 seconds for a connection and got none. The connection must go back to the \
-             pool when a job ends, also when it ends with a panic.\n"
+            "\nthe job after one that panicked got no connection within 10 seconds\nThe pool \
+             has one connection. The connection must go back to the pool when a job ends, also \
+             when it ends with a panic.\n"
         ),
     }
 }
@@ -447,11 +458,11 @@ async fn run_while_ticking<F: Future>(work: F) -> (F::Output, Duration, Duration
 /// How many rows make `heavy_report` take about [`SLOW_WORK`] here and now,
 /// measured on a connection of the test's own.
 fn rows_for_slow_work() -> i64 {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
     let mut rows: i64 = 10_000;
     loop {
         let started = Instant::now();
-        heavy_report(&db, rows).expect("heavy_report works");
+        heavy_report(&db, rows).expect("heavy_report failed on the test's own connection");
         let took = started.elapsed();
         if took >= Duration::from_millis(50) {
             let scale = SLOW_WORK.as_secs_f64() / took.as_secs_f64();
@@ -468,11 +479,11 @@ fn rows_for_slow_work() -> i64 {
 fn assert_kept_ticking(took: Duration, longest_gap: Duration, work: &str) {
     if longest_gap > NOTICEABLE && longest_gap > took / 2 {
         panic!(
-            "\n{work} took {took:.2?}, and for {longest_gap:.2?} of it the async runtime \
-             could not run anything else: a 5 ms timer on the runtime's thread did not \
-             tick. A SQLite call (or a wait for a connection) blocked the thread that \
-             runs async tasks. Run SQLite work with tokio::task::spawn_blocking, and \
-             wait for a free connection with an async wait.\n"
+            "\nthe async runtime was blocked for {longest_gap:.2?} of the {took:.2?} that {work} \
+             took\nA 5 ms timer on the runtime's thread did not tick: nothing else could run. \
+             A SQLite call (or a wait for a connection) blocked the thread that runs async \
+             tasks. Run SQLite work with tokio::task::spawn_blocking, and wait for a free \
+             connection with an async wait.\n"
         );
     }
 }
@@ -509,7 +520,7 @@ async fn waiting_for_a_busy_connection_does_not_stop_the_runtime() {
         run(&slow_pool, job).await
     });
     if job_started.await.is_err() {
-        panic!("\nA job given to Pool::run never started.\n");
+        panic!("\na job given to Pool::run never started\n");
     }
     // ...so this one has to wait for it.
     let (_, took, longest_gap) = run_while_ticking(run(&pool, journal_mode)).await;
@@ -518,6 +529,6 @@ async fn waiting_for_a_busy_connection_does_not_stop_the_runtime() {
     assert_kept_ticking(
         took,
         longest_gap,
-        "Waiting for the only connection of a pool, busy with a slow job,",
+        "waiting for the only connection of a pool, busy with a slow job,",
     );
 }

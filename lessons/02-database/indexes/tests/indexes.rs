@@ -78,25 +78,27 @@ fn orders() -> Vec<Order> {
 // ANCHOR: shop
 /// A shop in memory: the schema, your indexes, then the data.
 fn shop() -> Connection {
-    let mut db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-    create_schema(&db).expect("create_schema works on an empty database");
-    create_indexes(&db).expect("create_indexes works on a new schema");
-    let tx = db.transaction().expect("the test begins a transaction");
+    let mut db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    create_schema(&db).expect("create_schema failed on an empty database");
+    create_indexes(&db).expect("create_indexes failed on a new schema");
+    let tx = db
+        .transaction()
+        .expect("the test could not begin a transaction");
     for c in customers() {
         tx.execute(
             "INSERT INTO customers (id, name, email) VALUES (?1, ?2, ?3)",
             (c.id, &c.name, &c.email),
         )
-        .expect("the test stores a customer");
+        .expect("the test could not store a customer");
     }
     for o in orders() {
         tx.execute(
             "INSERT INTO orders (id, customer_id, placed_at, total_cents) VALUES (?1, ?2, ?3, ?4)",
             (o.id, o.customer_id, &o.placed_at, o.total_cents),
         )
-        .expect("the test stores an order");
+        .expect("the test could not store an order");
     }
-    tx.commit().expect("the test commits its data");
+    tx.commit().expect("the test could not commit its data");
     db
 }
 // ANCHOR_END: shop
@@ -118,10 +120,10 @@ fn selects_run_by<T>(
             }
         }),
     )
-    .expect("the test traces the statements");
+    .expect("the test could not trace the statements");
     let result = lookup(db);
     db.trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>)
-        .expect("the test stops tracing");
+        .expect("the test could not stop tracing");
     let mut selects: Vec<String> = seen
         .lock()
         .unwrap()
@@ -163,8 +165,8 @@ fn plans_of<T: std::fmt::Debug>(
     let (result, selects) = selects_run_by(db, lookup);
     assert!(
         !selects.is_empty(),
-        "\n{what} ran no SELECT statement on the connection it was given; it \
-         returned {result:?}\n"
+        "\nthe lookup ran no SELECT statement on the connection it was given\n  call:     \
+         {what}\n  returned: {result:?}\n"
     );
     selects
         .into_iter()
@@ -175,12 +177,13 @@ fn plans_of<T: std::fmt::Debug>(
         .collect()
 }
 
-/// Shows a statement and its plan, one line of the plan per line.
+/// Shows a statement and its plan (`EXPLAIN QUERY PLAN`), one line of the
+/// plan per line.
 fn describe(sql: &str, plan: &[String]) -> String {
     let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     format!(
-        "  {sql}\nwhose EXPLAIN QUERY PLAN is\n  {}",
-        plan.join("\n  ")
+        "  query:    {sql}\n  plan:     {}",
+        plan.join("\n            ")
     )
 }
 
@@ -202,12 +205,17 @@ fn assert_searches_an_index<T: std::fmt::Debug>(
                     .iter()
                     .any(|using| line.contains(using))
         });
+        let verdict = if scans {
+            "the lookup's query SCANs: it reads a whole table or index instead of searching one"
+        } else {
+            "the lookup's query does not SEARCH an index"
+        };
         assert!(
             searches && !scans,
-            "\n{what} ran\n{}\nExpected a SEARCH ... USING INDEX (or USING COVERING INDEX) and \
-             no SCAN: a SCAN reads every row of the table, or every entry of an index. \
-             Add an index whose first columns are the ones the WHERE compares, exactly as \
-             it compares them.\n",
+            "\n{verdict}\n  call:     {what}\n{}\nExpected a SEARCH ... USING INDEX (or USING \
+             COVERING INDEX) and no SCAN: a SCAN reads every row of the table, or every entry \
+             of an index. Add an index whose first columns are the ones the WHERE compares, \
+             exactly as it compares them.\n",
             describe(&sql, &plan)
         );
     }
@@ -232,7 +240,8 @@ fn orders_of_a_customer_come_out_of_the_index_in_order_without_a_sort() {
     }) {
         assert!(
             !plan.iter().any(|line| line.contains("USE TEMP B-TREE")),
-            "\norders_of_customer(7) ran\n{}\nExpected no USE TEMP B-TREE: SQLite sorts \
+            "\nthe lookup's query sorts the rows it found (USE TEMP B-TREE) instead of reading \
+             them in order from an index\n  call:     orders_of_customer(7)\n{}\nSQLite sorts \
              the rows it found in a temporary b-tree. An index whose entries, for one \
              customer, are already in the ORDER BY's order makes the sort unnecessary.\n",
             describe(&sql, &plan)
@@ -257,14 +266,24 @@ fn orders_of_a_customer_are_all_theirs_newest_first() {
         let found = orders_of_customer(&db, customer_id);
 
         let found = found.unwrap_or_else(|error| {
-            panic!("\norders_of_customer({customer_id}) failed: {error}\n")
+            panic!(
+                "\nthe lookup returned an error: {error}\n  call: orders_of_customer(&db, {customer_id})\n"
+            )
         });
         let ids = |orders: &[Order]| orders.iter().map(|o| o.id).collect::<Vec<_>>();
-        assert_eq!(
-            found,
-            expected,
-            "\norders_of_customer({customer_id}) should return the customer's {} orders, \
-             newest first, ties highest id first; the ids expected: {:?}, returned: {:?}\n",
+        let first_difference = found
+            .iter()
+            .zip(&expected)
+            .find(|(found, expected)| found != expected)
+            .map(|(found, expected)| {
+                format!("\n  first difference: {found:?}, expected {expected:?}")
+            })
+            .unwrap_or_default();
+        assert!(
+            found == expected,
+            "\nthe orders returned are not the customer's {} orders, newest first, ties highest \
+             id first\n  call:     orders_of_customer(&db, {customer_id})\n  expected: ids \
+             {:?}\n  got:      ids {:?}{first_difference}\n",
             expected.len(),
             ids(&expected),
             ids(&found),
@@ -305,12 +324,21 @@ fn a_customer_is_found_by_email_in_any_letter_case_and_only_by_its_email() {
     for (email, expected) in lookups {
         let found = customer_by_email(&db, email);
 
-        let found = found
-            .unwrap_or_else(|error| panic!("\ncustomer_by_email({email:?}) failed: {error}\n"));
-        assert_eq!(
-            found, expected,
-            "\ncustomer_by_email({email:?}) should find the customer whose email is that \
-             one, ignoring letter case, and nobody else\n"
+        let found = found.unwrap_or_else(|error| {
+            panic!(
+                "\nthe lookup returned an error: {error}\n  call: customer_by_email(&db, {email:?})\n"
+            )
+        });
+        let verdict = match (&expected, &found) {
+            (None, Some(_)) => format!("a customer came back for {email:?}, nobody's email"),
+            (Some(_), None) => format!("no customer came back for {email:?}"),
+            _ => format!("the wrong customer came back for {email:?}"),
+        };
+        assert!(
+            found == expected,
+            "\n{verdict}\n  call:     customer_by_email(&db, {email:?})\n  expected: \
+             {expected:?}\n  got:      {found:?}\nIt should find the customer whose email is \
+             that one, ignoring letter case, and nobody else.\n"
         );
     }
 }
@@ -351,9 +379,9 @@ fn revenue_over_a_period_sums_exactly_the_orders_placed_in_it() {
 
         assert!(
             matches!(found, Ok(cents) if cents == expected),
-            "\nrevenue_between({from:?}, {until:?}) should be the sum of the orders placed \
-             from {from} (included) until {until} (excluded): Ok({expected}) cents, but \
-             returned {found:?}\n"
+            "\nthe revenue returned is {found:?}, expected Ok({expected}) cents\n  call: \
+             revenue_between(&db, {from:?}, {until:?})\nIt is the sum of the orders placed from \
+             {from} (included) until {until} (excluded).\n"
         );
     }
 }

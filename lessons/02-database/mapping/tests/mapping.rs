@@ -22,8 +22,8 @@ fn at(seconds: i64) -> SystemTime {
 
 /// A fresh in-memory database with the exercise's table.
 fn database() -> Connection {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-    create_schema(&db).expect("create_schema works on an empty database");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    create_schema(&db).expect("create_schema failed on an empty database");
     db
 }
 
@@ -42,7 +42,7 @@ fn insert(db: &Connection, payment: &NewPayment) -> Payment {
     match insert_payment(db, payment) {
         Ok(stored) => stored,
         Err(error) => panic!(
-            "\ninsert_payment(&db, &{payment:?})\nshould store the payment, but returned an error:\n  {error}\n"
+            "\nstoring a payment returned an error: {error}\n  call: insert_payment(&db, &{payment:?})\n"
         ),
     }
 }
@@ -53,7 +53,7 @@ fn find(db: &Connection, id: i64) -> Option<Payment> {
     match find_payment(db, id) {
         Ok(found) => found,
         Err(error) => panic!(
-            "\nfind_payment(&db, {id})\nshould read the payment, but returned an error:\n  {error}\n"
+            "\nreading a payment returned an error: {error}\n  call: find_payment(&db, {id})\n"
         ),
     }
 }
@@ -63,9 +63,9 @@ fn find(db: &Connection, id: i64) -> Option<Payment> {
 fn total(db: &Connection) -> Cents {
     match total_paid(db) {
         Ok(total) => total,
-        Err(error) => panic!(
-            "\ntotal_paid(&db)\nshould add up the payments, but returned an error:\n  {error}\n"
-        ),
+        Err(error) => {
+            panic!("\nadding up the payments returned an error: {error}\n  call: total_paid(&db)\n")
+        }
     }
 }
 
@@ -87,8 +87,39 @@ fn stored(db: &Connection, id: i64, column: &str) -> (String, String) {
     match db.query_row(sql, [id], |row| Ok((row.get(0)?, row.get(1)?))) {
         Ok(stored) => stored,
         Err(error) => panic!(
-            "\nThe test could not read payment {id}, whose id insert_payment returned:\n  {error}\n"
+            "\nthe test could not read payment {id}, whose id insert_payment returned: {error}\n"
         ),
+    }
+}
+
+/// A stored value as a failure message says it: `the integer 1999`, `NULL`.
+fn shown((kind, value): (&str, &str)) -> String {
+    if kind == "null" {
+        value.to_string()
+    } else {
+        format!("the {kind} {value}")
+    }
+}
+
+/// Fails unless `column` of payment `id` holds a value of SQLite's type
+/// `expected.0` written `expected.1`, saying which payment it is.
+#[track_caller]
+fn assert_stored(db: &Connection, id: i64, column: &str, expected: (&str, &str), payment: &str) {
+    let (kind, value) = stored(db, id, column);
+    if (kind.as_str(), value.as_str()) != expected {
+        panic!(
+            "\n{column} holds {}, expected {}\n  payment: {payment}\n",
+            shown((&kind, &value)),
+            shown(expected)
+        );
+    }
+}
+
+/// A time as a failure message says it: seconds since 1970-01-01 UTC.
+fn unix(time: SystemTime) -> String {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => format!("{since:?} after 1970-01-01 00:00:00 UTC"),
+        Err(_) => format!("{time:?}"),
     }
 }
 
@@ -98,7 +129,7 @@ fn refund_directly(db: &Connection, id: i64, seconds: i64) {
         "UPDATE payments SET refunded_at = ?1 WHERE id = ?2",
         params![seconds, id],
     )
-    .expect("the test marks the payment refunded");
+    .expect("the test could not mark the payment refunded");
 }
 
 #[test]
@@ -116,21 +147,25 @@ fn an_inserted_payment_comes_back_with_its_id_and_every_field() {
         paid_at: at(NOV_14),
         refunded_at: None,
     };
-    assert_eq!(
-        stored, expected,
-        "insert_payment should return the payment as stored: its id, every field given, no refund"
+    assert!(
+        stored == expected,
+        "\nthe payment returned is not the payment as stored: its id, every field given, no \
+         refund\n  call:     insert_payment(&db, &{new:?})\n  expected: {expected:?}\n  got:      \
+         {stored:?}\n"
     );
     let id: i64 = db
         .query_row("SELECT id FROM payments", [], |row| row.get(0))
-        .expect("the test reads the id of the only payment");
-    assert_eq!(
-        stored.id, id,
-        "insert_payment returned an id that is not the row's id"
+        .expect("the test could not read the id of the only payment");
+    assert!(
+        stored.id == id,
+        "\nthe id returned is {}, but the row's id is {id}\n  call: insert_payment(&db, &{new:?})\n",
+        stored.id
     );
-    assert_eq!(
-        find(&db, id),
-        Some(expected),
-        "find_payment(&db, {id}) should give back the payment that was stored"
+    let found = find(&db, id);
+    assert!(
+        found.as_ref() == Some(&expected),
+        "\nthe payment read back is not the one stored\n  call:     find_payment(&db, {id})\n  \
+         expected: Some({expected:?})\n  got:      {found:?}\n"
     );
 }
 
@@ -139,10 +174,11 @@ fn find_returns_none_for_a_payment_that_does_not_exist() {
     let db = database();
     insert(&db, &new_payment("Ada Lovelace", 1999, None, NOV_14));
 
-    assert_eq!(
-        find(&db, 2),
-        None,
-        "no payment has id 2, so find_payment(&db, 2) should return Ok(None)"
+    let found = find(&db, 2);
+    assert!(
+        found.is_none(),
+        "\na payment came back for an id no payment has\n  call:     find_payment(&db, 2)\n  \
+         expected: None\n  got:      {found:?}\n"
     );
 }
 
@@ -151,10 +187,12 @@ fn amounts_are_stored_as_integer_cents() {
     let db = database();
     let stored = insert(&db, &new_payment("Ada Lovelace", 1999, None, NOV_14));
 
-    assert_eq!(
-        self::stored(&db, stored.id, "amount_cents"),
-        ("integer".to_string(), "1999".to_string()),
-        "Cents(1999) should be stored in amount_cents as the integer 1999 (typeof, value)"
+    assert_stored(
+        &db,
+        stored.id,
+        "amount_cents",
+        ("integer", "1999"),
+        "one of Cents(1999)",
     );
 }
 
@@ -164,16 +202,19 @@ fn times_are_stored_as_unix_seconds() {
     let db = database();
     let stored = insert(&db, &new_payment("Ada Lovelace", 1999, None, NOV_14));
 
-    assert_eq!(
-        self::stored(&db, stored.id, "paid_at"),
-        ("integer".to_string(), NOV_14.to_string()),
-        "a payment made at 2023-11-14 22:13:20 UTC should have paid_at stored as the integer \
-         {NOV_14}: whole seconds since 1970-01-01 00:00:00 UTC (typeof, value)"
+    assert_stored(
+        &db,
+        stored.id,
+        "paid_at",
+        ("integer", &NOV_14.to_string()),
+        "one made at 2023-11-14 22:13:20 UTC; times are whole seconds since 1970-01-01 00:00:00 UTC",
     );
-    assert_eq!(
-        self::stored(&db, stored.id, "refunded_at"),
-        ("null".to_string(), "NULL".to_string()),
-        "a new payment is not refunded: refunded_at should be NULL (typeof, value)"
+    assert_stored(
+        &db,
+        stored.id,
+        "refunded_at",
+        ("null", "NULL"),
+        "a new one, not refunded",
     );
 }
 // ANCHOR_END: unix_seconds
@@ -187,16 +228,19 @@ fn a_time_is_stored_in_whole_seconds_dropping_the_fraction() {
 
     let stored = insert(&db, &new);
 
-    assert_eq!(
-        self::stored(&db, stored.id, "paid_at"),
-        ("integer".to_string(), NOV_14.to_string()),
-        "a payment made at {NOV_14}.75 seconds should have paid_at stored as the integer \
-         {NOV_14}: whole seconds, the fraction dropped (typeof, value)"
+    assert_stored(
+        &db,
+        stored.id,
+        "paid_at",
+        ("integer", &NOV_14.to_string()),
+        &format!("one made at {NOV_14}.75 seconds; times are whole seconds, the fraction dropped"),
     );
-    assert_eq!(
-        stored.paid_at,
-        at(NOV_14),
-        "insert_payment should return the payment as stored, with paid_at in whole seconds"
+    assert!(
+        stored.paid_at == at(NOV_14),
+        "\nthe payment returned has paid_at {}, expected {}\ninsert_payment should return the \
+         payment as stored, with paid_at in whole seconds.\n",
+        unix(stored.paid_at),
+        unix(at(NOV_14))
     );
 }
 
@@ -207,25 +251,35 @@ fn a_missing_note_is_null_and_an_empty_note_is_not() {
     let without = insert(&db, &new_payment("Ada Lovelace", 1999, None, NOV_14));
     let empty = insert(&db, &new_payment("Grace Hopper", 500, Some(""), NOV_14));
 
-    assert_eq!(
-        stored(&db, without.id, "note"),
-        ("null".to_string(), "NULL".to_string()),
-        "a payment with `note: None` should store NULL in note, not an empty text (typeof, value)"
+    assert_stored(
+        &db,
+        without.id,
+        "note",
+        ("null", "NULL"),
+        "one with `note: None`, which stores NULL, not an empty text",
     );
-    assert_eq!(
-        stored(&db, empty.id, "note"),
-        ("text".to_string(), "''".to_string()),
-        "a payment with `note: Some(\"\")` should store an empty text, not NULL (typeof, value)"
+    assert_stored(
+        &db,
+        empty.id,
+        "note",
+        ("text", "''"),
+        "one with `note: Some(\"\")`, which stores an empty text, not NULL",
     );
-    assert_eq!(
-        find(&db, without.id).map(|payment| payment.note),
-        Some(None),
-        "a NULL note should be read back as `note: None`"
+    let note = find(&db, without.id).map(|payment| payment.note);
+    assert!(
+        note == Some(None),
+        "\na NULL note was not read back as `note: None`\n  call: find_payment(&db, {})\n  got:  \
+         {}\n",
+        without.id,
+        note.map_or("no payment".to_string(), |note| format!("note: {note:?}"))
     );
-    assert_eq!(
-        find(&db, empty.id).map(|payment| payment.note),
-        Some(Some(String::new())),
-        "an empty note should be read back as `note: Some(\"\")`: empty is not missing"
+    let note = find(&db, empty.id).map(|payment| payment.note);
+    assert!(
+        note == Some(Some(String::new())),
+        "\nan empty note was not read back as `note: Some(\"\")`: empty is not missing\n  call: \
+         find_payment(&db, {})\n  got:  {}\n",
+        empty.id,
+        note.map_or("no payment".to_string(), |note| format!("note: {note:?}"))
     );
 }
 // ANCHOR_END: null
@@ -238,7 +292,7 @@ fn rows_written_by_other_code_are_read_back_field_by_field() {
          VALUES (7, 'Grace Hopper', 250, NULL, ?1, ?2)",
         params![NOV_14, NOV_14 + 86_400],
     )
-    .expect("the test writes a refunded payment directly");
+    .expect("the test could not write a refunded payment directly");
 
     let expected = Payment {
         id: 7,
@@ -248,11 +302,12 @@ fn rows_written_by_other_code_are_read_back_field_by_field() {
         paid_at: at(NOV_14),
         refunded_at: Some(at(NOV_14 + 86_400)),
     };
-    assert_eq!(
-        find(&db, 7),
-        Some(expected),
-        "the test stored, with its own SQL: amount_cents 250, note NULL, paid_at {NOV_14} and \
-         refunded_at {} (Unix seconds); find_payment(&db, 7) should read each field back",
+    let found = find(&db, 7);
+    assert!(
+        found.as_ref() == Some(&expected),
+        "\nthe payment read back is not the one the test stored\n  call:     find_payment(&db, 7)\n  \
+         expected: Some({expected:?})\n  got:      {found:?}\nThe test stored, with its own SQL: \
+         amount_cents 250, note NULL, paid_at {NOV_14} and refunded_at {} (Unix seconds).\n",
         NOV_14 + 86_400
     );
 }
@@ -274,23 +329,28 @@ fn payments_since_lists_the_payments_at_or_after_that_time_oldest_first() {
 
     let listed = match payments_since(&db, at(NOV_14)) {
         Ok(payments) => payments,
-        Err(error) => panic!("\npayments_since(&db, ..)\nreturned an error:\n  {error}\n"),
+        Err(error) => panic!(
+            "\nlisting the payments returned an error: {error}\n  call: payments_since(&db, 2023-11-14 22:13:20 UTC)\n"
+        ),
     };
 
     let payers: Vec<&str> = listed
         .iter()
         .map(|payment| payment.payer.as_str())
         .collect();
-    assert_eq!(
-        payers,
-        ["first, on the dot", "second", "third", "fourth"],
-        "payments_since(2023-11-14 22:13:20 UTC) should list the payments made at that second \
-         or later, refunded or not, oldest first (payers shown)"
+    let expected = ["first, on the dot", "second", "third", "fourth"];
+    assert!(
+        payers == expected,
+        "\nthe payments listed are not those made at 2023-11-14 22:13:20 UTC or later, oldest \
+         first\n  call:     payments_since(&db, 2023-11-14 22:13:20 UTC)\n  expected: payers \
+         {expected:?}\n  got:      payers {payers:?}\nRefunded payments are listed too.\n"
     );
-    assert_eq!(
-        listed[3].refunded_at,
-        Some(at(NOV_14 + 400)),
-        "each listed payment should carry every field, its refund time too"
+    assert!(
+        listed[3].refunded_at == Some(at(NOV_14 + 400)),
+        "\nthe listed payment of \"fourth\" has refunded_at {}, expected {}\nEach listed payment \
+         should carry every field, its refund time too.\n",
+        listed[3].refunded_at.map_or("None".to_string(), unix),
+        unix(at(NOV_14 + 400))
     );
 }
 
@@ -302,11 +362,11 @@ fn total_paid_adds_up_the_payments_that_were_not_refunded() {
     insert(&db, &new_payment("Alan Turing", 1, None, NOV_14 + 2));
     refund_directly(&db, refunded.id, NOV_14 + 3);
 
-    assert_eq!(
-        total(&db),
-        Cents(2000),
-        "19.99 + 0.01 were paid, and the 50.00 payment was refunded: total_paid should be 20.00 \
-         (a refunded payment has a refunded_at that is not NULL)"
+    let paid = total(&db);
+    assert!(
+        paid == Cents(2000),
+        "\nthe total paid is {paid}, expected 20.00\n  payments: 19.99, 50.00 (refunded), 0.01\n\
+         A refunded payment has a refunded_at that is not NULL: leave it out.\n"
     );
 }
 
@@ -314,17 +374,18 @@ fn total_paid_adds_up_the_payments_that_were_not_refunded() {
 fn total_paid_is_zero_when_nothing_was_paid() {
     let db = database();
 
-    assert_eq!(
-        total(&db),
-        Cents(0),
-        "with no payments, total_paid should be Cents(0) (in SQL, the sum of no rows is NULL)"
+    let paid = total(&db);
+    assert!(
+        paid == Cents(0),
+        "\nthe total paid is {paid} with no payments, expected 0.00\nIn SQL, the sum of no rows \
+         is NULL.\n"
     );
     let refunded = insert(&db, &new_payment("Ada Lovelace", 1999, None, NOV_14));
     refund_directly(&db, refunded.id, NOV_14 + 1);
-    assert_eq!(
-        total(&db),
-        Cents(0),
-        "with only a refunded payment, total_paid should be Cents(0)"
+    let paid = total(&db);
+    assert!(
+        paid == Cents(0),
+        "\nthe total paid is {paid} with only a refunded payment, expected 0.00\n"
     );
 }
 
@@ -333,10 +394,10 @@ fn total_paid_is_zero_when_nothing_was_paid() {
 fn ten_payments_of_ten_cents_add_up_to_exactly_one_dollar() {
     let db = database();
     let ten_cents = Cents::parse("0.10");
-    assert_eq!(
-        ten_cents,
-        Some(Cents(10)),
-        "Cents::parse(\"0.10\") should be 10 cents"
+    assert!(
+        ten_cents == Some(Cents(10)),
+        "\nthe amount \"0.10\" was read as {ten_cents:?}, expected Some(Cents(10))\n  call: \
+         Cents::parse(\"0.10\")\n"
     );
 
     for second in 0..10 {
@@ -344,11 +405,10 @@ fn ten_payments_of_ten_cents_add_up_to_exactly_one_dollar() {
     }
 
     let sum = total(&db);
-    assert_eq!(
-        sum,
-        Cents(100),
-        "ten payments of 0.10 add up to exactly 1.00, which is Cents(100); total_paid said {sum} \
-         (in floating point, 0.1 added ten times is 0.9999999999999999)"
+    assert!(
+        sum == Cents(100),
+        "\nten payments of 0.10 add up to {sum}, expected exactly 1.00, Cents(100)\nIn floating \
+         point, 0.1 added ten times is 0.9999999999999999.\n"
     );
 }
 // ANCHOR_END: ten_cents
@@ -371,11 +431,12 @@ fn amounts_are_read_from_decimal_text_exactly() {
         ("90071992547409.93", 9_007_199_254_740_993),
     ];
     for (text, cents) in cases {
-        assert_eq!(
-            Cents::parse(text),
-            Some(Cents(cents)),
-            "Cents::parse({text:?}) should be Some(Cents({cents})), exactly: parse the digits \
-             as integers (an f64 cannot hold every amount)"
+        let parsed = Cents::parse(text);
+        assert!(
+            parsed == Some(Cents(cents)),
+            "\nthe amount {text:?} was read as {parsed:?}, expected Some(Cents({cents})), \
+             exactly\n  call: Cents::parse({text:?})\nParse the digits as integers: an f64 \
+             cannot hold every amount.\n"
         );
     }
 }
@@ -403,10 +464,11 @@ fn text_that_is_not_an_amount_is_refused() {
         "99999999999999999999",
     ];
     for text in cases {
-        assert_eq!(
-            Cents::parse(text),
-            None,
-            "Cents::parse({text:?}) should be None: it is not an amount of the form 12.34"
+        let parsed = Cents::parse(text);
+        assert!(
+            parsed.is_none(),
+            "\nthe text {text:?}, which is not an amount of the form 12.34, was read as \
+             {parsed:?}, expected None\n  call: Cents::parse({text:?})\n"
         );
     }
 }

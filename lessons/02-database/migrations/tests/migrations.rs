@@ -13,7 +13,7 @@ fn version_of(db: &Connection) -> u32 {
     db.query_row("SELECT user_version FROM pragma_user_version", [], |row| {
         row.get(0)
     })
-    .expect("the test reads PRAGMA user_version")
+    .expect("the test could not read PRAGMA user_version")
 }
 
 /// Every table and index, with the SQL that creates it now (an `ALTER
@@ -22,7 +22,7 @@ fn version_of(db: &Connection) -> u32 {
 fn schema_of(db: &Connection) -> Vec<String> {
     let mut statement = db
         .prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name")
-        .expect("the test reads sqlite_schema");
+        .expect("the test could not read sqlite_schema");
     statement
         .query_map([], |row| {
             let kind: String = row.get(0)?;
@@ -33,34 +33,45 @@ fn schema_of(db: &Connection) -> Vec<String> {
             Ok(format!("{kind} {name}: {sql}"))
         })
         .and_then(Iterator::collect)
-        .expect("the test reads sqlite_schema")
+        .expect("the test could not read sqlite_schema")
+}
+
+/// A schema or a list of rows for a failure message, one item a line.
+fn listed<T: std::fmt::Debug>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "\n      (nothing)".to_string();
+    }
+    items
+        .iter()
+        .map(|item| format!("\n      {item:?}"))
+        .collect()
 }
 
 /// The customers' ids and names, in id order.
 fn customers_of(db: &Connection) -> Vec<(i64, String)> {
     let mut statement = db
         .prepare("SELECT id, name FROM customers ORDER BY id")
-        .expect("the test reads the customers table");
+        .expect("the test could not read the customers table");
     statement
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
         .and_then(Iterator::collect)
-        .expect("the test reads the customers table")
+        .expect("the test could not read the customers table")
 }
 
 /// An in-memory database that has run the first `version` of `MIGRATIONS`,
 /// built by the test itself, as an earlier release of the program would
 /// have left it, with two customers in it when it has a customers table.
 fn database_at_version(version: usize) -> Connection {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
     for sql in &MIGRATIONS[..version] {
         db.execute_batch(sql)
-            .expect("the test runs one of MIGRATIONS by hand");
+            .expect("the test could not run one of MIGRATIONS by hand");
     }
     db.pragma_update(None, "user_version", version as i64)
-        .expect("the test sets the version");
+        .expect("the test could not set the version");
     if version >= 1 {
         db.execute_batch("INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Grace');")
-            .expect("the test adds two customers");
+            .expect("the test could not add two customers");
     }
     db
 }
@@ -79,20 +90,20 @@ const FIXED: &str = "ALTER TABLE customers ADD COLUMN phone TEXT;
 
 #[test]
 fn a_new_database_runs_every_migration_and_ends_at_the_latest_version() {
-    let mut db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let mut db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
 
     let result = migrate(&mut db, MIGRATIONS);
 
     assert!(
         matches!(result, Ok(3)),
-        "\nmigrate(new database, MIGRATIONS) should run the 3 migrations and return Ok(3), \
-         but returned {result:?}\n"
+        "\nmigrating a new database returned {result:?}, expected Ok(3): all 3 migrations \
+         run\n  call: migrate(&mut db, MIGRATIONS) on a new database\n"
     );
     let version = version_of(&db);
-    assert_eq!(
-        version, 3,
-        "\nAfter running the 3 migrations on a new database, PRAGMA user_version should \
-         be 3 (migration n sets version n), but it is {version}\n"
+    assert!(
+        version == 3,
+        "\nthe version is {version} after running the 3 migrations on a new database, \
+         expected 3\nMigration n sets PRAGMA user_version to n.\n"
     );
     let usable = db.execute_batch(
         "INSERT INTO customers (id, name, email) VALUES (1, 'Ada', 'ada@example.com');
@@ -100,14 +111,14 @@ fn a_new_database_runs_every_migration_and_ends_at_the_latest_version() {
     );
     assert!(
         usable.is_ok(),
-        "\nAfter migrating a new database, the test could not store a customer with an \
-         email and an order: {usable:?}\n"
+        "\nthe migrated database cannot store a customer with an email and an order\n  \
+         error: {usable:?}\n"
     );
 }
 
 #[test]
 fn migrating_an_up_to_date_database_again_runs_nothing() {
-    let mut db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let mut db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
     let first = migrate(&mut db, MIGRATIONS);
     let schema = schema_of(&db);
 
@@ -115,20 +126,21 @@ fn migrating_an_up_to_date_database_again_runs_nothing() {
 
     assert!(
         matches!(second, Ok(0)),
-        "\nmigrate(db, MIGRATIONS) on a database it has just brought to version 3 (the \
-         first call returned {first:?}) should run nothing and return Ok(0), but \
-         returned {second:?}\n"
+        "\nmigrating an up-to-date database again returned {second:?}, expected Ok(0): \
+         nothing to run\n  call:   migrate(&mut db, MIGRATIONS), a second time\n  before: \
+         the first call returned {first:?}\n"
     );
     let version = version_of(&db);
-    assert_eq!(
-        version, 3,
-        "\nAfter migrating twice, PRAGMA user_version should still be 3, but it is {version}\n"
+    assert!(
+        version == 3,
+        "\nthe version is {version} after migrating twice, expected still 3\n"
     );
-    assert_eq!(
-        schema_of(&db),
-        schema,
-        "\nMigrating an up-to-date database changed its schema (left: after the second \
-         run, right: after the first)\n"
+    let after = schema_of(&db);
+    assert!(
+        after == schema,
+        "\nmigrating an up-to-date database changed its schema\n  before:{}\n  after:{}\n",
+        listed(&schema),
+        listed(&after)
     );
 }
 
@@ -138,19 +150,19 @@ fn a_migration_that_inserts_rows_runs_only_once() {
         "CREATE TABLE settings (name TEXT NOT NULL, value TEXT NOT NULL);",
         "INSERT INTO settings (name, value) VALUES ('currency', 'EUR');",
     ];
-    let mut db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let mut db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
 
     let first = migrate(&mut db, &migrations);
     let second = migrate(&mut db, &migrations);
 
     let rows: i64 = db
         .query_row("SELECT count(*) FROM settings", [], |row| row.get(0))
-        .expect("the test counts the settings");
+        .expect("the test could not count the settings");
     assert!(
         matches!((&first, &second, rows), (Ok(2), Ok(0), 1)),
-        "\nWith the migrations\n  1: {}\n  2: {}\nrunning migrate twice should return \
-         Ok(2), then Ok(0), and leave 1 row in settings; it returned {first:?}, then \
-         {second:?}, and left {rows} rows\n",
+        "\nmigrating twice returned {first:?}, then {second:?}, and left {rows} rows in \
+         settings; expected Ok(2), then Ok(0), and 1 row\n  migration 1: {}\n  migration 2: \
+         {}\n",
         migrations[0],
         migrations[1],
     );
@@ -158,13 +170,13 @@ fn a_migration_that_inserts_rows_runs_only_once() {
 
 #[test]
 fn new_migrations_run_on_top_of_the_ones_already_applied() {
-    let mut db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let mut db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
     let first = migrate(&mut db, &MIGRATIONS[..1]);
     db.execute("INSERT INTO customers (id, name) VALUES (1, 'Ada')", [])
         .unwrap_or_else(|error| {
             panic!(
-                "\nAfter migrate(new database, the first migration) returned {first:?}, \
-                 the test could not add a customer: {error}\n"
+                "\nthe test could not add a customer after the first migration\n  before: \
+                 migrate(&mut db, the first migration) returned {first:?}\n  error:  {error}\n"
             )
         });
 
@@ -172,18 +184,19 @@ fn new_migrations_run_on_top_of_the_ones_already_applied() {
 
     assert!(
         matches!(result, Ok(2)),
-        "\nmigrate(db, MIGRATIONS) on a database at version 1 should run migrations 2 \
-         and 3 only and return Ok(2), but returned {result:?}\n"
+        "\nmigrating a database at version 1 returned {result:?}, expected Ok(2): migrations \
+         2 and 3 only\n  call: migrate(&mut db, MIGRATIONS)\n"
     );
     let version = version_of(&db);
-    assert_eq!(
-        version, 3,
-        "\nAfter migrating from version 1, PRAGMA user_version should be 3, but it is {version}\n"
+    assert!(
+        version == 3,
+        "\nthe version is {version} after migrating from version 1, expected 3\n"
     );
-    assert_eq!(
-        customers_of(&db),
-        [(1, "Ada".to_string())],
-        "\nThe customer stored at version 1 did not survive the migrations\n"
+    let customers = customers_of(&db);
+    assert!(
+        customers == [(1, "Ada".to_string())],
+        "\nthe customer stored at version 1 did not survive the migrations\n  expected: \
+         [(1, \"Ada\")]\n  got:      {customers:?}\n"
     );
 }
 
@@ -191,7 +204,7 @@ fn new_migrations_run_on_top_of_the_ones_already_applied() {
 /// Creates, at `path`, the database that release 1 of the shop made: its
 /// customers table, two customers, version 1.
 fn create_release_1_database(path: &Path) {
-    let db = Connection::open(path).expect("the test creates the database file");
+    let db = Connection::open(path).expect("the test could not create the database file");
     db.execute_batch(
         "CREATE TABLE customers (
             id   INTEGER PRIMARY KEY,
@@ -200,47 +213,49 @@ fn create_release_1_database(path: &Path) {
         INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Grace');
         PRAGMA user_version = 1;",
     )
-    .expect("the test fills the release 1 database");
+    .expect("the test could not fill the release 1 database");
 }
 
 #[test]
 fn an_old_database_file_is_brought_up_to_date_and_keeps_its_data() {
-    let dir = testkit::tempfile::tempdir().expect("the test creates a temporary directory");
+    let dir =
+        testkit::tempfile::tempdir().expect("the test could not create a temporary directory");
     let path = dir.path().join("shop.db");
     create_release_1_database(&path);
 
     let result = {
-        let mut db = Connection::open(&path).expect("the test opens the database file");
+        let mut db = Connection::open(&path).expect("the test could not open the database file");
         migrate(&mut db, MIGRATIONS)
     };
 
     // A new connection sees only what was committed to the file.
-    let db = Connection::open(&path).expect("the test opens the database file again");
+    let db = Connection::open(&path).expect("the test could not open the database file again");
     assert!(
         matches!(result, Ok(2)),
-        "\nmigrate(release 1 database, MIGRATIONS) should run migrations 2 and 3 and \
-         return Ok(2), but returned {result:?}\n"
+        "\nmigrating the release 1 database returned {result:?}, expected Ok(2): migrations \
+         2 and 3\n  call: migrate(&mut db, MIGRATIONS) on a version 1 file\n"
     );
     let version = version_of(&db);
-    assert_eq!(
-        version, 3,
-        "\nAfter migrating a version 1 file and closing it, a new connection finds \
-         PRAGMA user_version = {version}, not 3: was every migration committed?\n"
+    assert!(
+        version == 3,
+        "\na new connection finds the version {version} in the migrated file, expected 3\n\
+         The file was at version 1, migrated and closed. Was every migration committed?\n"
     );
     let expected = [(1, "Ada".to_string()), (2, "Grace".to_string())];
-    assert_eq!(
-        customers_of(&db),
-        expected,
-        "\nThe customers stored by release 1 did not survive the migrations\n"
+    let customers = customers_of(&db);
+    assert!(
+        customers == expected,
+        "\nthe customers stored by release 1 did not survive the migrations\n  expected: \
+         {expected:?}\n  got:      {customers:?}\n"
     );
     let emails: Vec<Option<String>> = db
         .prepare("SELECT email FROM customers ORDER BY id")
         .and_then(|mut rows| rows.query_map([], |row| row.get(0))?.collect())
-        .expect("after migrating, customers have an email column");
-    assert_eq!(
-        emails,
-        [None, None],
-        "\nCustomers who existed before migration 2 should have no email (NULL)\n"
+        .expect("after migrating, the test could not read the customers' emails: is there an email column?");
+    assert!(
+        emails == [None, None],
+        "\nthe customers who existed before migration 2 have the emails {emails:?}, expected \
+         none (NULL)\n"
     );
 }
 // ANCHOR_END: old_file
@@ -257,29 +272,31 @@ fn a_failing_migration_leaves_the_version_the_schema_and_the_data_as_they_were()
 
     assert!(
         matches!(result, Err(MigrationError::Failed { version: 4, .. })),
-        "\nMigration 4 is\n  {BROKEN}\nand its second statement fails (no column \
-         `mobile`), so migrate(database at version 3, [the 3 migrations, this one]) \
-         should return Err(MigrationError::Failed {{ version: 4, .. }}), but returned \
-         {result:?}\n"
+        "\na failing migration 4 returned {result:?}, expected Err(MigrationError::Failed \
+         {{ version: 4, .. }})\n  call:        migrate(&mut db, [the 3 migrations, migration \
+         4]) on a database at version 3\n  migration 4: {BROKEN}\nIts second statement fails: \
+         there is no column `mobile`.\n"
     );
     let version = version_of(&db);
-    assert_eq!(
-        version, 3,
-        "\nMigration 4 failed, so PRAGMA user_version should still be 3, but it is \
-         {version}: was the version set before the migration had succeeded, or outside \
-         its transaction?\n"
+    assert!(
+        version == 3,
+        "\nthe version is {version} after migration 4 failed, expected still 3\nWas the \
+         version set before the migration had succeeded, or outside its transaction?\n"
     );
-    assert_eq!(
-        schema_of(&db),
-        schema,
-        "\nMigration 4 failed on its second statement, but the schema changed (left: \
-         after, right: before; look for a `phone` column): the first statement was \
-         kept. Run each migration in a transaction, and commit only if all of it worked.\n"
+    let after = schema_of(&db);
+    assert!(
+        after == schema,
+        "\nthe schema changed, though migration 4 failed on its second statement\n  \
+         before:{}\n  after:{}\nThe first statement was kept (look for a `phone` column). Run \
+         each migration in a transaction, and commit only if all of it worked.\n",
+        listed(&schema),
+        listed(&after)
     );
-    assert_eq!(
-        customers_of(&db),
-        customers,
-        "\nThe failed migration changed the customers\n"
+    let after = customers_of(&db);
+    assert!(
+        after == customers,
+        "\nthe failed migration changed the customers\n  before: {customers:?}\n  after:  \
+         {after:?}\n"
     );
 }
 // ANCHOR_END: failing
@@ -294,27 +311,30 @@ fn the_migrations_before_a_failing_one_stay_applied() {
 
     assert!(
         matches!(result, Err(MigrationError::Failed { version: 3, .. })),
-        "\nmigrate(database at version 1, [migration 1, migration 2, a migration that \
-         fails]) should run migration 2, then stop on the broken one with \
-         Err(MigrationError::Failed {{ version: 3, .. }}), but returned {result:?}\n"
+        "\nmigrating up to a broken migration 3 returned {result:?}, expected \
+         Err(MigrationError::Failed {{ version: 3, .. }})\n  call: migrate(&mut db, \
+         [migration 1, migration 2, a migration that fails]) on a database at version 1\n\
+         It should run migration 2, then stop on the broken one.\n"
     );
     let version = version_of(&db);
-    assert_eq!(
-        version, 2,
-        "\nMigration 2 worked and migration 3 failed, so the database should be at \
-         version 2, with migration 2 kept; PRAGMA user_version is {version}. Each \
-         migration is committed on its own, with its version.\n"
+    assert!(
+        version == 2,
+        "\nthe version is {version}, expected 2: migration 2 worked and migration 3 failed\n\
+         Each migration is committed on its own, with its version.\n"
     );
-    assert_eq!(
-        schema_of(&db),
-        schema_of(&reference),
-        "\nThe schema should be exactly version 2's (left: after migrating, right: a \
-         database at version 2); nothing of the failed migration 3 may remain\n"
+    let (after, expected) = (schema_of(&db), schema_of(&reference));
+    assert!(
+        after == expected,
+        "\nthe schema is not exactly version 2's\n  expected:{}\n  got:{}\nMigration 2 must \
+         stay applied, and nothing of the failed migration 3 may remain.\n",
+        listed(&expected),
+        listed(&after)
     );
-    assert_eq!(
-        customers_of(&db),
-        customers_of(&reference),
-        "\nThe customers did not survive the migrations\n"
+    let (after, expected) = (customers_of(&db), customers_of(&reference));
+    assert!(
+        after == expected,
+        "\nthe customers did not survive the migrations\n  expected: {expected:?}\n  got:      \
+         {after:?}\n"
     );
 }
 
@@ -329,42 +349,45 @@ fn a_failed_migration_once_fixed_runs_on_the_same_connection() {
 
     assert!(
         matches!(result, Ok(1)),
-        "\nAfter migration 4 failed (migrate returned {failed:?}), running migrate again \
-         on the same connection with migration 4 fixed should run it and return Ok(1), \
-         but returned {result:?}\n(a transaction left open by the failed run, never \
-         committed nor rolled back, makes the next one fail)\n"
+        "\nmigrating again with migration 4 fixed returned {result:?}, expected Ok(1)\n  \
+         call:   migrate(&mut db, [the 3 migrations, migration 4 fixed]), on the same \
+         connection\n  before: migration 4 failed: migrate returned {failed:?}\nA \
+         transaction left open by the failed run, never committed nor rolled back, makes the \
+         next one fail.\n"
     );
     let version = version_of(&db);
-    assert_eq!(
-        version, 4,
-        "\nAfter the fixed migration 4 ran, PRAGMA user_version should be 4, but it is \
-         {version}\n"
+    assert!(
+        version == 4,
+        "\nthe version is {version} after the fixed migration 4 ran, expected 4\n"
     );
 }
 
 #[test]
 fn a_database_from_a_newer_release_is_refused_and_left_untouched() {
-    let mut db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+    let mut db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
     db.execute_batch(
         "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT NOT NULL);
          PRAGMA user_version = 7;",
     )
-    .expect("the test builds a version 7 database");
+    .expect("the test could not build a version 7 database");
     let schema = schema_of(&db);
 
     let result = migrate(&mut db, MIGRATIONS);
 
     assert!(
         matches!(result, Err(MigrationError::TooNew { found: 7, known: 3 })),
-        "\nThe database is at version 7 and MIGRATIONS knows 3: a newer release of the \
-         program has migrated it. migrate should return \
-         Err(MigrationError::TooNew {{ found: 7, known: 3 }}), but returned {result:?}\n"
+        "\na database from a newer release returned {result:?}, expected \
+         Err(MigrationError::TooNew {{ found: 7, known: 3 }})\n  call: migrate(&mut db, \
+         MIGRATIONS) on a database at version 7\nMIGRATIONS knows 3 versions: a newer \
+         release of the program has migrated this database.\n"
     );
     let version = version_of(&db);
-    assert_eq!(
-        (version, schema_of(&db)),
-        (7, schema),
-        "\nA refused database must be left untouched: its version and schema changed \
-         (left: after, right: before)\n"
+    let after = schema_of(&db);
+    assert!(
+        (version, &after) == (7, &schema),
+        "\nthe refused database was changed, but must be left untouched\n  before: version \
+         7, schema{}\n  after:  version {version}, schema{}\n",
+        listed(&schema),
+        listed(&after)
     );
 }

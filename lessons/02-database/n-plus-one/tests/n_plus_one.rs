@@ -12,8 +12,8 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 
 /// A fresh in-memory database with the exercise's schema and no rows.
 fn empty_library() -> Connection {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-    create_schema(&db).expect("create_schema works on an empty database");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    create_schema(&db).expect("create_schema failed on an empty database");
     db
 }
 
@@ -44,7 +44,9 @@ fn author(id: i64, name: &str, books: Vec<Book>) -> Author {
 fn load(db: &Connection) -> Vec<Author> {
     match authors_with_books(db) {
         Ok(authors) => authors,
-        Err(error) => panic!("\nauthors_with_books returned an error: {error}\n"),
+        Err(error) => panic!(
+            "\nloading the authors returned an error: {error}\n  call: authors_with_books(&db)\n"
+        ),
     }
 }
 
@@ -54,7 +56,8 @@ fn load(db: &Connection) -> Vec<Author> {
 fn assert_authors(actual: &[Author], expected: &[Author], situation: &str) {
     if actual != expected {
         panic!(
-            "\n{situation}.\nauthors_with_books should return:\n{expected:#?}\nIt returned:\n{actual:#?}\n"
+            "\n{}\n{situation}.\nauthors_with_books should return:\n{expected:#?}\nIt returned:\n{actual:#?}\n",
+            what_differs(actual, expected)
         );
     }
 }
@@ -124,11 +127,40 @@ fn library_of(count: i64) -> (Connection, Vec<Author>) {
     (db, expected)
 }
 
+/// How `actual` differs from `expected`, in one line: the verdict.
+fn what_differs(actual: &[Author], expected: &[Author]) -> String {
+    if actual.len() != expected.len() {
+        return format!(
+            "{} authors came back, expected {}",
+            actual.len(),
+            expected.len()
+        );
+    }
+    let Some((found, wanted)) = actual
+        .iter()
+        .zip(expected)
+        .find(|(found, wanted)| found != wanted)
+    else {
+        return "the list of authors is not the one expected".to_string();
+    };
+    if (found.id, &found.name) != (wanted.id, &wanted.name) {
+        format!(
+            "{:?} (id {}) came back where {:?} (id {}) should be",
+            found.name, found.id, wanted.name, wanted.id
+        )
+    } else {
+        format!(
+            "the books of {:?} (id {}) are not the ones expected",
+            found.name, found.id
+        )
+    }
+}
+
 /// Where `actual` first differs from `expected`, in words.
 fn first_difference(actual: &[Author], expected: &[Author]) -> String {
     if actual.len() != expected.len() {
         return format!(
-            "it returned {} authors instead of {}",
+            "It returned {} authors instead of {}.",
             actual.len(),
             expected.len()
         );
@@ -139,7 +171,7 @@ fn first_difference(actual: &[Author], expected: &[Author]) -> String {
         .position(|(actual, expected)| actual != expected)
         .unwrap_or_default();
     format!(
-        "author number {position} in the list should be\n{:#?}\nbut it is\n{:#?}",
+        "Author number {position} in the list should be\n{:#?}\nbut it is\n{:#?}",
         expected[position], actual[position]
     )
 }
@@ -237,8 +269,9 @@ fn the_number_of_statements_does_not_grow_with_the_number_of_authors() {
 
         if authors != expected {
             panic!(
-                "\nWith {count} authors in the database (several with the same name, \
-                 some with no books), authors_with_books returned a wrong list: {}\n",
+                "\n{}, with {count} authors in the database\nSeveral authors have the same \
+                 name, and some have no books.\n{}\n",
+                what_differs(&authors, &expected),
                 first_difference(&authors, &expected)
             );
         }
@@ -249,9 +282,9 @@ fn the_number_of_statements_does_not_grow_with_the_number_of_authors() {
     for (count, statements) in &runs[1..] {
         if statements.len() != one_author.len() {
             panic!(
-                "\nauthors_with_books ran {} statements for 1 author, but {} for {count} \
-                 authors. The number of statements must not depend on the number of \
-                 authors: one query per author is the N+1 problem.\n\
+                "\nthe number of statements grows with the number of authors: {} statements \
+                 for 1 author, but {} for {count} authors\nThe number of statements must not \
+                 depend on the number of authors: one query per author is the N+1 problem.\n\
                  The statements it ran for {count} authors (how many times, and which):\n{}",
                 one_author.len(),
                 statements.len(),

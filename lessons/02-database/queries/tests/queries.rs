@@ -27,8 +27,8 @@ const AWKWARD_NAMES: [&str; 8] = [
 
 /// A fresh in-memory database with the exercise's table.
 fn database() -> Connection {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-    create_schema(&db).expect("create_schema works on an empty database");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    create_schema(&db).expect("create_schema failed on an empty database");
     db
 }
 
@@ -38,7 +38,7 @@ fn add_customer_directly(db: &Connection, id: i64, name: &str, email: &str) {
         "INSERT INTO customers (id, name, email) VALUES (?1, ?2, ?3)",
         params![id, name, email],
     )
-    .expect("the test adds a customer");
+    .expect("the test could not add a customer");
 }
 
 /// Every customer, read with the test's own SQL, in id order.
@@ -58,8 +58,8 @@ fn all_customers(db: &Connection) -> Vec<Customer> {
     match read(db) {
         Ok(customers) => customers,
         Err(error) => panic!(
-            "\nThe test could not read the customers back:\n  {error}\nIs the table still \
-             there? A value that was run as SQL may have dropped it.\n"
+            "\nthe test could not read the customers back: {error}\nIs the table still there? \
+             A value that was run as SQL may have dropped it.\n"
         ),
     }
 }
@@ -78,7 +78,9 @@ fn three_customers(db: &Connection) -> Vec<Customer> {
 fn ok<T>(result: rusqlite::Result<T>, call: &str) -> T {
     match result {
         Ok(value) => value,
-        Err(error) => panic!("\n{call}\nshould succeed, but returned an error:\n  {error}\n"),
+        Err(error) => {
+            panic!("\na call that should succeed returned an error: {error}\n  call: {call}\n")
+        }
     }
 }
 
@@ -98,10 +100,10 @@ fn insert_returns_the_id_sqlite_gave_the_new_row() {
         call,
     );
 
-    assert_eq!(
-        id, 42,
-        "\n{call}\nadded a row to a table whose only row had id 41, so SQLite gave the new row \
-         id 42 (`db.last_insert_rowid()` says so); the function returned {id}\n"
+    assert!(
+        id == 42,
+        "\nthe id returned is {id}, expected 42\n  call: {call}\nThe table's only row had id 41, \
+         so SQLite gave the new row id 42 (`db.last_insert_rowid()` says so).\n"
     );
     let stored = all_customers(&db);
     let grace = Customer {
@@ -109,10 +111,10 @@ fn insert_returns_the_id_sqlite_gave_the_new_row() {
         name: "Grace Hopper".into(),
         email: "grace@example.com".into(),
     };
-    assert_eq!(
-        stored.get(1),
-        Some(&grace),
-        "\n{call}\nshould add this row\n"
+    assert!(
+        stored.get(1) == Some(&grace),
+        "\nthe row added is not the one expected\n  call:     {call}\n  expected: {grace:?} after \
+         customer 41\n  got:      {stored:?}\n"
     );
 }
 
@@ -123,10 +125,11 @@ fn find_returns_the_customer_with_that_id() {
 
     let found = ok(find_customer(&db, 2), "find_customer(&db, 2)");
 
-    assert_eq!(
-        found.as_ref(),
-        Some(&customers[1]),
-        "find_customer(&db, 2) should return customer 2"
+    assert!(
+        found.as_ref() == Some(&customers[1]),
+        "\nthe customer found is not customer 2\n  call:     find_customer(&db, 2)\n  expected: \
+         Some({:?})\n  got:      {found:?}\n",
+        customers[1]
     );
 }
 
@@ -137,9 +140,10 @@ fn find_returns_none_when_no_customer_has_that_id() {
 
     let found = ok(find_customer(&db, 4), "find_customer(&db, 4)");
 
-    assert_eq!(
-        found, None,
-        "no customer has id 4, so find_customer(&db, 4) should return Ok(None)"
+    assert!(
+        found.is_none(),
+        "\na customer came back for an id no customer has\n  call:     find_customer(&db, 4)\n  \
+         expected: None\n  got:      {found:?}\n"
     );
 }
 
@@ -151,10 +155,11 @@ fn find_by_email_returns_the_customer_with_that_email() {
     let call = r#"find_customer_by_email(&db, "alan@example.com")"#;
     let found = ok(find_customer_by_email(&db, "alan@example.com"), call);
 
-    assert_eq!(
-        found.as_ref(),
-        Some(&customers[2]),
-        "\n{call}\nshould return customer 3\n"
+    assert!(
+        found.as_ref() == Some(&customers[2]),
+        "\nthe customer found is not customer 3\n  call:     {call}\n  expected: Some({:?})\n  \
+         got:      {found:?}\n",
+        customers[2]
     );
 }
 
@@ -166,7 +171,11 @@ fn find_by_email_returns_none_when_no_customer_has_that_email() {
     let call = r#"find_customer_by_email(&db, "nobody@example.com")"#;
     let found = ok(find_customer_by_email(&db, "nobody@example.com"), call);
 
-    assert_eq!(found, None, "\n{call}\nshould return Ok(None)\n");
+    assert!(
+        found.is_none(),
+        "\na customer came back for an email no customer has\n  call:     {call}\n  \
+         expected: None\n  got:      {found:?}\n"
+    );
 }
 
 // ANCHOR: quotes
@@ -176,23 +185,28 @@ fn names_with_quotes_and_other_special_characters_round_trip() {
 
     for name in AWKWARD_NAMES {
         let email = email_for(name);
-        let call = format!("insert_customer(&db, {name:?}, {email:?})");
-        let id = ok(insert_customer(&db, name, &email), &call);
+        let insert = format!("insert_customer(&db, {name:?}, {email:?})");
+        let id = ok(insert_customer(&db, name, &email), &insert);
 
         let expected = Customer {
             id,
             name: name.to_string(),
             email: email.clone(),
         };
-        let by_id = ok(find_customer(&db, id), &format!("find_customer(&db, {id})"));
-        assert_eq!(
-            by_id.as_ref(),
-            Some(&expected),
-            "\n{call}\nthen find_customer(&db, {id}) should give back exactly what was stored\n"
+        let find = format!("find_customer(&db, {id})");
+        let by_id = ok(find_customer(&db, id), &find);
+        assert!(
+            by_id.as_ref() == Some(&expected),
+            "\nthe customer read back is not exactly the one stored\n  calls:    {insert}, then \
+             {find}\n  expected: Some({expected:?})\n  got:      {by_id:?}\n"
         );
-        let call = format!("find_customer_by_email(&db, {email:?})");
-        let by_email = ok(find_customer_by_email(&db, &email), &call);
-        assert_eq!(by_email.as_ref(), Some(&expected), "\n{call}\n");
+        let find = format!("find_customer_by_email(&db, {email:?})");
+        let by_email = ok(find_customer_by_email(&db, &email), &find);
+        assert!(
+            by_email.as_ref() == Some(&expected),
+            "\nthe customer found by email is not exactly the one stored\n  calls:    {insert}, \
+             then {find}\n  expected: Some({expected:?})\n  got:      {by_email:?}\n"
+        );
     }
 }
 // ANCHOR_END: quotes
@@ -208,16 +222,18 @@ fn an_injection_shaped_name_is_stored_literally_and_runs_nothing() {
     let id = ok(insert_customer(&db, name, "bobby@example.com"), &call);
 
     let stored = all_customers(&db);
-    assert_eq!(
-        stored.len(),
-        4,
-        "\n{call}\nshould add exactly one row to the three there were; the customers now: {stored:?}\n"
+    assert!(
+        stored.len() == 4,
+        "\nthe table holds {} customers after one insert into three, expected 4\n  call:      \
+         {call}\n  customers: {stored:?}\nPart of the name was run as SQL.\n",
+        stored.len()
     );
     let bobby = ok(find_customer(&db, id), &format!("find_customer(&db, {id})"));
-    assert_eq!(
-        bobby.map(|customer| customer.name).as_deref(),
-        Some(name),
-        "\n{call}\nshould store the name as it is, letter for letter\n"
+    let stored_name = bobby.map(|customer| customer.name);
+    assert!(
+        stored_name.as_deref() == Some(name),
+        "\nthe name was not stored as it is, letter for letter\n  call:     {call}\n  expected: \
+         Some({name:?})\n  got:      {stored_name:?} (read with find_customer(&db, {id}))\n"
     );
 }
 // ANCHOR_END: injection
@@ -230,10 +246,11 @@ fn an_injection_shaped_email_finds_nothing() {
     for email in ["nobody@example.com' OR '1'='1", "' OR 1=1 --"] {
         let call = format!("find_customer_by_email(&db, {email:?})");
         let found = ok(find_customer_by_email(&db, email), &call);
-        assert_eq!(
-            found, None,
-            "\n{call}\nno customer has this email (a strange one, but only an email), so the \
-             answer is None; a customer came back, so part of the value was run as SQL\n"
+        assert!(
+            found.is_none(),
+            "\na customer came back for an email no customer has\n  call:     {call}\n  \
+             expected: None\n  got:      {found:?}\nThe email is a strange one, but only an \
+             email: part of the value was run as SQL.\n"
         );
     }
 }
@@ -256,13 +273,15 @@ fn an_injection_shaped_name_renames_only_that_customer() {
         },
         before[2].clone(),
     ];
-    assert_eq!(
-        after, expected,
-        "\n{call}\nshould give customer 2 exactly this name and leave the others alone\n"
+    assert!(
+        after == expected,
+        "\nthe rename did not give customer 2 exactly this name and leave the others alone\n  \
+         call:     {call}\n  expected: {expected:?}\n  got:      {after:?}\n"
     );
-    assert_eq!(
-        changed, 1,
-        "\n{call}\nchanged one row, so it should return 1\n"
+    assert!(
+        changed == 1,
+        "\nthe rename returned {changed}, expected 1, the number of rows it changed\n  call: \
+         {call}\n"
     );
 }
 
@@ -283,13 +302,15 @@ fn rename_changes_only_that_customer_and_reports_one_row() {
         before[1].clone(),
         before[2].clone(),
     ];
-    assert_eq!(
-        after, expected,
-        "\n{call}\nshould rename customer 1 and no one else (is there a WHERE?)\n"
+    assert!(
+        after == expected,
+        "\nthe rename did not rename customer 1 and no one else\n  call:     {call}\n  \
+         expected: {expected:?}\n  got:      {after:?}\nIs there a WHERE?\n"
     );
-    assert_eq!(
-        changed, 1,
-        "\n{call}\nchanged one row, so it should return 1\n"
+    assert!(
+        changed == 1,
+        "\nthe rename returned {changed}, expected 1, the number of rows it changed\n  call: \
+         {call}\n"
     );
 }
 
@@ -301,14 +322,16 @@ fn rename_of_a_missing_customer_reports_zero_rows() {
     let call = r#"rename_customer(&db, 4, "Nobody")"#;
     let changed = ok(rename_customer(&db, 4, "Nobody"), call);
 
-    assert_eq!(
-        changed, 0,
-        "\n{call}\nno customer has id 4, so no row changed and it should return Ok(0)\n"
+    assert!(
+        changed == 0,
+        "\nthe rename of a missing customer returned {changed}, expected 0\n  call: {call}\nNo \
+         customer has id 4, so no row changed.\n"
     );
-    assert_eq!(
-        all_customers(&db),
-        before,
-        "\n{call}\nshould change no row\n"
+    let after = all_customers(&db);
+    assert!(
+        after == before,
+        "\nthe rename of a missing customer changed the table\n  call:     {call}\n  \
+         expected: {before:?}\n  got:      {after:?}\n"
     );
 }
 
@@ -320,14 +343,16 @@ fn delete_removes_only_that_customer_and_reports_one_row() {
     let deleted = ok(delete_customer(&db, 2), "delete_customer(&db, 2)");
 
     let expected = vec![before[0].clone(), before[2].clone()];
-    assert_eq!(
-        all_customers(&db),
-        expected,
-        "delete_customer(&db, 2) should delete customer 2 and no one else"
+    let after = all_customers(&db);
+    assert!(
+        after == expected,
+        "\nthe delete did not remove customer 2 and no one else\n  call:     \
+         delete_customer(&db, 2)\n  expected: {expected:?}\n  got:      {after:?}\n"
     );
-    assert_eq!(
-        deleted, 1,
-        "delete_customer(&db, 2) deleted one row, so it should return 1"
+    assert!(
+        deleted == 1,
+        "\nthe delete returned {deleted}, expected 1, the number of rows it deleted\n  call: \
+         delete_customer(&db, 2)\n"
     );
 }
 
@@ -338,14 +363,16 @@ fn delete_of_a_missing_customer_reports_zero_rows() {
 
     let deleted = ok(delete_customer(&db, 4), "delete_customer(&db, 4)");
 
-    assert_eq!(
-        deleted, 0,
-        "no customer has id 4, so delete_customer(&db, 4) deleted nothing and should return Ok(0)"
+    assert!(
+        deleted == 0,
+        "\nthe delete of a missing customer returned {deleted}, expected 0\n  call: \
+         delete_customer(&db, 4)\nNo customer has id 4, so nothing was deleted.\n"
     );
-    assert_eq!(
-        all_customers(&db),
-        before,
-        "delete_customer(&db, 4) should delete no row"
+    let after = all_customers(&db);
+    assert!(
+        after == before,
+        "\nthe delete of a missing customer changed the table\n  call:     \
+         delete_customer(&db, 4)\n  expected: {before:?}\n  got:      {after:?}\n"
     );
 }
 
@@ -357,13 +384,14 @@ fn an_insert_the_table_refuses_returns_the_error() {
     let call = r#"insert_customer(&db, "Ada King", "ada@example.com")"#;
     match insert_customer(&db, "Ada King", "ada@example.com") {
         Ok(id) => panic!(
-            "\n{call}\nshould return an error: ada@example.com is already customer 1's email and \
-             emails are UNIQUE; it returned Ok({id})\n"
+            "\nan insert the table refuses returned Ok({id}), expected an error\n  call: {call}\n\
+             ada@example.com is already customer 1's email, and emails are UNIQUE.\n"
         ),
-        Err(error) => assert_eq!(
-            error.sqlite_error_code(),
-            Some(ErrorCode::ConstraintViolation),
-            "\n{call}\nshould return SQLite's own error, a constraint violation; it returned: {error}\n"
+        Err(error) => assert!(
+            error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation),
+            "\nthe error returned is not SQLite's own constraint violation\n  call:     {call}\n  \
+             expected: Some(ConstraintViolation)\n  got:      {:?} ({error})\n",
+            error.sqlite_error_code()
         ),
     }
 }
@@ -382,7 +410,7 @@ fn record_statements(db: &mut Connection) -> Arc<Mutex<Vec<String>>> {
             }
         }),
     )
-    .expect("the test watches the statements");
+    .expect("the test could not watch the statements");
     statements
 }
 
@@ -394,9 +422,9 @@ fn assert_values_not_in_sql(statements: &Mutex<Vec<String>>, call: &str, values:
         for value in values {
             if sql.contains(value) {
                 panic!(
-                    "\n{call}\nsent SQLite this SQL:\n  {sql}\nThe value {value:?} is written into the \
-                     SQL text. Write a placeholder (?1, ?2, ...) in the SQL instead and pass the \
-                     value as a parameter, so SQLite never reads it as SQL.\n"
+                    "\nthe value {value:?} is written into the SQL text\n  call: {call}\n  SQL:  \
+                     {sql}\nWrite a placeholder (?1, ?2, ...) in the SQL instead and pass the value \
+                     as a parameter, so SQLite never reads it as SQL.\n"
                 );
             }
         }

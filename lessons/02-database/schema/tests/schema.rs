@@ -4,9 +4,9 @@
 //! breaks it must be refused by the database itself, with the constraint
 //! that rule names.
 //!
-//! Each statement is shown in failure messages with its values written in,
-//! so you can paste it into `sqlite3` and try it yourself; the tests run it
-//! with bound parameters.
+//! A failure message says first what went wrong, then shows the statement
+//! with its values written in, so you can paste it into `sqlite3` and try it
+//! yourself; the tests run it with bound parameters.
 //!
 //! The SQLite bundled into this workbook is compiled with foreign keys on by
 //! default; SQLite's own default, and that of most other builds, is off. So
@@ -26,7 +26,7 @@ fn memory_database() -> Connection {
     match open_in_memory() {
         Ok(db) => db,
         Err(error) => {
-            panic!("\nopen_in_memory() should return a database, but failed:\n  {error}\n")
+            panic!("\nopening an in-memory database failed: {error}\n  call: open_in_memory()\n")
         }
     }
 }
@@ -37,7 +37,7 @@ fn file_database(path: &Path) -> Connection {
     match open(path) {
         Ok(db) => db,
         Err(error) => panic!(
-            "\nopen({}) should return a database, but failed:\n  {error}\n",
+            "\nopening a database file failed: {error}\n  call: open({})\n",
             path.display()
         ),
     }
@@ -48,11 +48,11 @@ fn file_database(path: &Path) -> Connection {
 #[track_caller]
 fn set_up_from_the_default(db: Connection) -> Connection {
     db.execute_batch("PRAGMA foreign_keys = OFF")
-        .expect("the test switches foreign keys off");
+        .expect("the test could not switch foreign keys off");
     match set_up(&db) {
         Ok(()) => db,
         Err(error) => {
-            panic!("\nset_up(&db) should set the connection up, but failed:\n  {error}\n")
+            panic!("\nsetting the connection up failed: {error}\n  call: set_up(&db)\n")
         }
     }
 }
@@ -117,12 +117,33 @@ impl Attempt {
         Attempt { shown, result }
     }
 
+    /// "an insert", "a delete": what the statement does, for a verdict.
+    fn kind(&self) -> &'static str {
+        match self.shown.split_whitespace().next() {
+            Some("INSERT") => "an insert",
+            Some("DELETE") => "a delete",
+            Some("UPDATE") => "an update",
+            _ => "a statement",
+        }
+    }
+
     /// Fails unless the database accepted the statement.
     #[track_caller]
     fn expect_accepted(self, why: &str) {
-        if let Err(error) = self.result {
+        if let Err(error) = &self.result {
+            let diagnosis = match error.sqlite_extended_error_code() {
+                Some(ffi::SQLITE_CONSTRAINT_CHECK) => {
+                    "A CHECK refused it: is its condition stricter than the rule it enforces?\n"
+                }
+                Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => {
+                    "A NOT NULL refused it: a column the statement leaves out gets its DEFAULT, \
+                     or NULL if it has none.\n"
+                }
+                _ => "",
+            };
             panic!(
-                "\n{}\nshould be accepted ({why}), but the database refused it:\n  {error}\n",
+                "\nthe database refused {} it should accept ({why})\n  statement: {}\n  error:     {error}\n{diagnosis}",
+                self.kind(),
                 self.shown
             );
         }
@@ -134,17 +155,19 @@ impl Attempt {
     fn expect_refused_by(self, rules: &[Rule], why: &str) {
         let names: Vec<&str> = rules.iter().map(|rule| rule.name()).collect();
         let expected = names.join(" or ");
-        match self.result {
+        match &self.result {
             Ok(_) => panic!(
-                "\n{}\nshould be refused by a {expected} constraint ({why}), but the database accepted it.\n",
+                "\nthe database accepted {} that a {expected} constraint should refuse ({why})\n  statement: {}\n",
+                self.kind(),
                 self.shown
             ),
             Err(error) => {
                 let code = error.sqlite_extended_error_code();
                 if !rules.iter().any(|rule| Some(rule.code()) == code) {
                     panic!(
-                        "\n{}\nshould be refused by a {expected} constraint ({why}); the database \
-                         refused it, but for another reason:\n  {error}\n",
+                        "\nthe database refused {}, but not with a {expected} constraint ({why})\n  \
+                         statement: {}\n  error:     {error}\n",
+                        self.kind(),
                         self.shown
                     );
                 }
@@ -200,7 +223,9 @@ fn add_order(db: &Connection, customer: i64, status: &str, total_cents: i64) -> 
 fn count(db: &Connection, sql: &str) -> i64 {
     match db.query_row(sql, [], |row| row.get(0)) {
         Ok(count) => count,
-        Err(error) => panic!("\n{sql}\nshould count the rows, but failed:\n  {error}\n"),
+        Err(error) => panic!(
+            "\nthe test could not count the rows\n  statement: {sql}\n  error:     {error}\n"
+        ),
     }
 }
 
@@ -212,15 +237,15 @@ fn a_valid_customer_and_a_valid_order_are_accepted() {
     insert_order(&db, number(ada), text("paid"), number(1999))
         .expect_accepted("a paid order of 19.99 for an existing customer");
 
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM customers"),
-        1,
-        "one customer was added"
+    let customers = count(&db, "SELECT count(*) FROM customers");
+    assert!(
+        customers == 1,
+        "\nthe customers table holds {customers} rows after one customer was added, expected 1\n"
     );
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM orders"),
-        1,
-        "one order was added"
+    let orders = count(&db, "SELECT count(*) FROM orders");
+    assert!(
+        orders == 1,
+        "\nthe orders table holds {orders} rows after one order was added, expected 1\n"
     );
 }
 
@@ -238,12 +263,12 @@ fn an_order_is_pending_when_no_status_is_given() {
 
     let status: Option<String> = db
         .query_row("SELECT status FROM orders", [], |row| row.get(0))
-        .expect("the test reads the order back");
-    assert_eq!(
-        status.as_deref(),
-        Some("pending"),
-        "an order inserted without a status should get the status 'pending' (a DEFAULT); \
-         it got {status:?} (None means NULL)"
+        .expect("the test could not read the order back");
+    assert!(
+        status.as_deref() == Some("pending"),
+        "\nan order inserted without a status got the status {status:?}, expected \
+         Some(\"pending\") (None means NULL)\n  statement: INSERT INTO orders (customer_id, \
+         total_cents) VALUES ({ada}, 500)\nA column left out of an insert gets its DEFAULT.\n"
     );
 }
 
@@ -349,7 +374,7 @@ fn an_order_for_a_customer_who_does_not_exist_is_refused_in_memory() {
 
 #[test]
 fn an_order_for_a_customer_who_does_not_exist_is_refused_in_a_file() {
-    let dir = tempdir().expect("the test creates a temporary directory");
+    let dir = tempdir().expect("the test could not create a temporary directory");
     let db = file_database(&dir.path().join("shop.db"));
     let ada = add_customer(&db, "ada@example.com", "Ada Lovelace");
 
@@ -376,7 +401,7 @@ fn a_customer_who_has_orders_cannot_be_deleted() {
 
 #[test]
 fn a_reopened_file_keeps_its_rows_and_still_enforces_foreign_keys() {
-    let dir = tempdir().expect("the test creates a temporary directory");
+    let dir = tempdir().expect("the test could not create a temporary directory");
     let path = dir.path().join("shop.db");
     let first = file_database(&path);
     let ada = add_customer(&first, "ada@example.com", "Ada Lovelace");
@@ -386,14 +411,17 @@ fn a_reopened_file_keeps_its_rows_and_still_enforces_foreign_keys() {
     // A new connection to the same file, as after a restart of the server.
     let again = file_database(&path);
 
-    assert_eq!(
-        (
-            count(&again, "SELECT count(*) FROM customers"),
-            count(&again, "SELECT count(*) FROM orders")
-        ),
-        (1, 1),
-        "the file was opened again: the customer and the order added before should still be \
-         there (and open must not fail because the tables already exist)"
+    let rows = (
+        count(&again, "SELECT count(*) FROM customers"),
+        count(&again, "SELECT count(*) FROM orders"),
+    );
+    assert!(
+        rows == (1, 1),
+        "\nthe file opened again holds {} customers and {} orders, expected 1 and 1\nThe \
+         customer and the order added before should still be there (and open must not fail \
+         because the tables already exist).\n",
+        rows.0,
+        rows.1
     );
     insert_order(&again, number(ada + 1), text("paid"), number(100)).expect_refused_by(
         &[Rule::ForeignKey],
@@ -405,7 +433,7 @@ fn a_reopened_file_keeps_its_rows_and_still_enforces_foreign_keys() {
 // ANCHOR: set_up
 #[test]
 fn set_up_switches_foreign_keys_on_for_a_connection_that_starts_with_them_off() {
-    let db = Connection::open_in_memory().expect("the test opens an in-memory database");
+    let db = Connection::open_in_memory().expect("the test could not open an in-memory database");
     let db = set_up_from_the_default(db);
     let ada = add_customer(&db, "ada@example.com", "Ada Lovelace");
 
@@ -419,20 +447,21 @@ fn set_up_switches_foreign_keys_on_for_a_connection_that_starts_with_them_off() 
 
 #[test]
 fn set_up_on_an_existing_file_keeps_its_rows_and_switches_foreign_keys_on() {
-    let dir = tempdir().expect("the test creates a temporary directory");
+    let dir = tempdir().expect("the test could not create a temporary directory");
     let path = dir.path().join("shop.db");
     let first = file_database(&path);
     let ada = add_customer(&first, "ada@example.com", "Ada Lovelace");
     drop(first);
 
-    let db = Connection::open(&path).expect("the test opens the file again");
+    let db = Connection::open(&path).expect("the test could not open the file again");
     let db = set_up_from_the_default(db);
 
-    assert_eq!(
-        count(&db, "SELECT count(*) FROM customers"),
-        1,
-        "set_up ran on a database that already had its tables and a customer: the customer \
-         should still be there"
+    let customers = count(&db, "SELECT count(*) FROM customers");
+    assert!(
+        customers == 1,
+        "\nthe customers table holds {customers} rows after set_up, expected 1\nset_up ran on \
+         a database that already had its tables and a customer: the customer should still be \
+         there.\n"
     );
     insert_order(&db, number(ada + 1), text("paid"), number(100)).expect_refused_by(
         &[Rule::ForeignKey],

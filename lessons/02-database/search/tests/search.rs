@@ -24,8 +24,8 @@ const OTHER_ARTICLES: [(&str, &str); 4] = [
 /// this order. Returns the database and the hits that `articles` would be,
 /// in the same order.
 fn library(articles: &[(&str, &str)]) -> (Connection, Vec<Hit>) {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-    create_schema(&db).expect("create_schema works on an empty database");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    create_schema(&db).expect("create_schema failed on an empty database");
     for (title, body) in OTHER_ARTICLES {
         add(&db, title, body);
     }
@@ -42,7 +42,9 @@ fn add(db: &Connection, title: &str, body: &str) -> Hit {
             id,
             title: title.to_string(),
         },
-        Err(error) => panic!("\nadd_article({title:?}, ...) returned an error: {error}\n"),
+        Err(error) => panic!(
+            "\nadding an article returned an error: {error}\n  call: add_article(&db, {title:?}, ...)\n"
+        ),
     }
 }
 
@@ -51,7 +53,9 @@ fn add(db: &Connection, title: &str, body: &str) -> Hit {
 fn find(db: &Connection, query: &str) -> Vec<Hit> {
     match search(db, query) {
         Ok(hits) => hits,
-        Err(error) => panic!("\nsearch({query:?}) returned an error: {error}\n"),
+        Err(error) => {
+            panic!("\nthe search returned an error: {error}\n  call: search(&db, {query:?})\n")
+        }
     }
 }
 
@@ -61,12 +65,24 @@ fn find(db: &Connection, query: &str) -> Vec<Hit> {
 fn assert_search(db: &Connection, query: &str, expected: &[&Hit], reason: &str) {
     let hits = match search(db, query) {
         Ok(hits) => hits,
-        Err(error) => panic!("\n{reason}.\nsearch({query:?}) returned an error: {error}\n"),
+        Err(error) => panic!(
+            "\nthe search returned an error: {error}\n  call: search(&db, {query:?})\n{reason}.\n"
+        ),
     };
     let expected: Vec<Hit> = expected.iter().map(|&hit| hit.clone()).collect();
     if hits != expected {
+        let mut found_sorted = hits.clone();
+        found_sorted.sort_by_key(|hit| hit.id);
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort_by_key(|hit| hit.id);
+        let verdict = if found_sorted == expected_sorted {
+            "the search found the right articles, in the wrong order"
+        } else {
+            "the search found other articles than expected"
+        };
         panic!(
-            "\n{reason}.\nsearch({query:?}) should return, in this order:\n{}\nIt returned:\n{}\n",
+            "\n{verdict}\n  call:     search(&db, {query:?})\n  expected, in this order:\n{}\n  \
+             got:\n{}\n{reason}.\n",
             list(&expected),
             list(&hits)
         );
@@ -75,11 +91,11 @@ fn assert_search(db: &Connection, query: &str, expected: &[&Hit], reason: &str) 
 
 fn list(hits: &[Hit]) -> String {
     if hits.is_empty() {
-        return "  (nothing)".to_string();
+        return "    (nothing)".to_string();
     }
     let lines: Vec<String> = hits
         .iter()
-        .map(|hit| format!("  {:>2}  {}", hit.id, hit.title))
+        .map(|hit| format!("    {:>2}  {}", hit.id, hit.title))
         .collect();
     lines.join("\n")
 }
@@ -107,9 +123,9 @@ fn a_search_finds_the_articles_that_contain_the_word_and_no_others() {
     let expected = vec![why_sqlite.clone(), choosing.clone()];
     assert!(
         found == expected,
-        "\nTwo articles mention SQLite, one in its title and one in its body.\n\
-         search(\"sqlite\") should find those two (in any order, here):\n{}\n\
-         It found:\n{}\n",
+        "\nthe search found other articles than the two that mention SQLite\n  call:     \
+         search(&db, \"sqlite\")\n  expected, in any order here:\n{}\n  got:\n{}\nOne \
+         mentions SQLite in its title, and one in its body.\n",
         list(&expected),
         list(&found)
     );
@@ -262,9 +278,10 @@ fn a_prefix_query_matches_the_words_that_start_with_it() {
     let expected = vec![indexes.clone(), plans.clone()];
     assert!(
         found == expected,
-        "\n`index*` matches the words that start with `index`: `Indexes` and \
-         `indexing`, but not `REINDEX`, which only contains it.\n\
-         search(\"index*\") should find (in any order, here):\n{}\nIt found:\n{}\n",
+        "\nthe prefix query found other articles than those with a word that starts with \
+         `index`\n  call:     search(&db, \"index*\")\n  expected, in any order here:\n{}\n  \
+         got:\n{}\n`index*` matches the words that start with `index`: `Indexes` and \
+         `indexing`, but not `REINDEX`, which only contains it.\n",
         list(&expected),
         list(&found)
     );
@@ -308,9 +325,10 @@ fn case_and_accents_do_not_matter() {
     let expected = vec![culture.clone(), home.clone()];
     assert!(
         found == expected,
-        "\nFTS5's default tokenizer folds case and removes accents, so `cafe` \
-         matches `Café` and `CAFE` alike.\n\
-         search(\"cafe\") should find (in any order, here):\n{}\nIt found:\n{}\n",
+        "\nthe search for `cafe` found other articles than the two with `Café` and `CAFE`\n  \
+         call:     search(&db, \"cafe\")\n  expected, in any order here:\n{}\n  got:\n{}\n\
+         FTS5's default tokenizer folds case and removes accents, so `cafe` matches `Café` \
+         and `CAFE` alike.\n",
         list(&expected),
         list(&found)
     );
@@ -355,7 +373,8 @@ fn a_malformed_query_is_an_error_not_a_panic() {
 
     assert!(
         outcome.is_err(),
-        "\nsearch(\"\\\"unclosed\") has an opening `\"` and no closing one, which is \
-         not valid FTS5 syntax: it should return an error, but it returned {outcome:?}\n"
+        "\na malformed query returned {outcome:?}, expected an error\n  call: search(&db, \
+         \"\\\"unclosed\")\nThe query has an opening `\"` and no closing one, which is not \
+         valid FTS5 syntax.\n"
     );
 }

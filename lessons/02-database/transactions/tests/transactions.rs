@@ -14,10 +14,10 @@ use rusqlite::Connection;
 /// A bank in memory: alice holds 100 cents, bob 50. Returns the connection
 /// and the two account ids.
 fn bank() -> (Connection, i64, i64) {
-    let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-    create_schema(&db).expect("create_schema works on an empty database");
-    let alice = open_account(&db, "alice", 100).expect("the test opens alice's account");
-    let bob = open_account(&db, "bob", 50).expect("the test opens bob's account");
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    create_schema(&db).expect("create_schema failed on an empty database");
+    let alice = open_account(&db, "alice", 100).expect("the test could not open alice's account");
+    let bob = open_account(&db, "bob", 50).expect("the test could not open bob's account");
     (db, alice, bob)
 }
 
@@ -36,9 +36,9 @@ fn balance_of(db: &Connection, account: i64) -> i64 {
 #[track_caller]
 fn assert_balances(db: &Connection, (alice, bob): (i64, i64), expected: (i64, i64), after: &str) {
     let actual = (balance_of(db, alice), balance_of(db, bob));
-    assert_eq!(
-        actual, expected,
-        "\nAfter {after},\nexpected the balances (alice, bob) = {expected:?} cents,\nfound {actual:?}.\n"
+    assert!(
+        actual == expected,
+        "\nthe balances (alice, bob) are {actual:?} cents, expected {expected:?}\n  after: {after}\n"
     );
 }
 
@@ -50,8 +50,8 @@ fn a_transfer_moves_the_amount_from_one_account_to_the_other() {
 
     assert!(
         result.is_ok(),
-        "\ntransfer(alice, bob, 30 cents) with alice holding 100 should succeed, \
-         but returned {result:?}\n"
+        "\na transfer alice can afford returned {result:?}, expected Ok(())\n  call: \
+         transfer(alice, bob, 30 cents), alice holding 100\n"
     );
     let after = "alice (100 cents) sent 30 cents to bob (50 cents)";
     assert_balances(&db, (alice, bob), (70, 80), after);
@@ -65,8 +65,8 @@ fn a_transfer_of_the_whole_balance_leaves_zero() {
 
     assert!(
         result.is_ok(),
-        "\ntransfer(alice, bob, 100 cents) with alice holding exactly 100 should succeed \
-         (a balance may reach 0), but returned {result:?}\n"
+        "\na transfer of alice's whole balance returned {result:?}, expected Ok(())\n  call: \
+         transfer(alice, bob, 100 cents), alice holding exactly 100\nA balance may reach 0.\n"
     );
     let after = "alice (100 cents) sent all her 100 cents to bob (50 cents)";
     assert_balances(&db, (alice, bob), (0, 150), after);
@@ -81,8 +81,8 @@ fn an_overdraft_is_refused_and_leaves_both_balances_untouched() {
 
     assert!(
         matches!(result, Err(TransferError::InsufficientFunds)),
-        "\ntransfer(alice, bob, 101 cents) with alice holding only 100 should return \
-         Err(TransferError::InsufficientFunds), but returned {result:?}\n"
+        "\nan overdraft returned {result:?}, expected Err(TransferError::InsufficientFunds)\n  \
+         call: transfer(alice, bob, 101 cents), alice holding only 100\n"
     );
     let after = "a refused transfer of 101 cents from alice (100) to bob (50)";
     assert_balances(&db, (alice, bob), (100, 50), after);
@@ -98,9 +98,9 @@ fn a_zero_or_negative_amount_is_refused_and_changes_nothing() {
 
         assert!(
             matches!(result, Err(TransferError::InvalidAmount(c)) if c == cents),
-            "\ntransfer(alice, bob, {cents} cents) should return \
-             Err(TransferError::InvalidAmount({cents})), but returned {result:?}\n\
-             (a negative transfer from alice to bob would take money from bob)\n"
+            "\na transfer of {cents} cents returned {result:?}, expected \
+             Err(TransferError::InvalidAmount({cents}))\n  call: transfer(alice, bob, {cents} \
+             cents)\nA negative transfer from alice to bob would take money from bob.\n"
         );
         let after = format!("a refused transfer of {cents} cents from alice to bob");
         assert_balances(&db, (alice, bob), (100, 50), &after);
@@ -116,10 +116,10 @@ fn a_transfer_to_a_missing_account_is_refused_and_changes_nothing() {
 
     assert!(
         matches!(result, Err(TransferError::NoSuchAccount(999))),
-        "\ntransfer(alice, account 999, 30 cents) should return \
-         Err(TransferError::NoSuchAccount(999)): there is no account 999. \
-         It returned {result:?}\n\
-         (an UPDATE whose WHERE matches no row is not an error in SQL: it changes 0 rows)\n"
+        "\na transfer to a missing account returned {result:?}, expected \
+         Err(TransferError::NoSuchAccount(999))\n  call: transfer(alice, account 999, 30 \
+         cents)\nThere is no account 999. An UPDATE whose WHERE matches no row is not an \
+         error in SQL: it changes 0 rows.\n"
     );
     let after = "a refused transfer of 30 cents from alice to the missing account 999";
     assert_balances(&db, (alice, bob), (100, 50), after);
@@ -134,9 +134,9 @@ fn a_transfer_from_a_missing_account_is_refused_and_changes_nothing() {
 
     assert!(
         matches!(result, Err(TransferError::NoSuchAccount(999))),
-        "\ntransfer(account 999, bob, 30 cents) should return \
-         Err(TransferError::NoSuchAccount(999)): there is no account 999. \
-         It returned {result:?}\n"
+        "\na transfer from a missing account returned {result:?}, expected \
+         Err(TransferError::NoSuchAccount(999))\n  call: transfer(account 999, bob, 30 \
+         cents)\nThere is no account 999.\n"
     );
     let after = "a refused transfer of 30 cents from the missing account 999 to bob";
     assert_balances(&db, (alice, bob), (100, 50), after);
@@ -162,7 +162,7 @@ fn fail_every_second_update(db: &Connection) {
              SELECT RAISE(ABORT, 'injected failure: the second update of a transfer');
          END;",
     )
-    .expect("the test installs its failure triggers");
+    .expect("the test could not install its failure triggers");
 }
 // ANCHOR_END: sabotage
 
@@ -173,7 +173,7 @@ fn stop_failing(db: &Connection) {
          DROP TRIGGER count_updates;
          DROP TABLE updates_seen;",
     )
-    .expect("the test removes its failure triggers");
+    .expect("the test could not remove its failure triggers");
 }
 
 // ANCHOR: midway
@@ -186,14 +186,14 @@ fn a_failure_midway_undoes_the_step_already_done() {
 
     assert!(
         result.is_err(),
-        "\nThe test made the second UPDATE of the transfer fail (a trigger raises \
-         `injected failure`), so transfer(alice, bob, 30 cents) should return an error, \
-         but returned {result:?}\n"
+        "\na transfer whose second UPDATE failed returned {result:?}, expected an error\n  \
+         call: transfer(alice, bob, 30 cents)\nThe test made the second UPDATE of the \
+         transfer fail: a trigger raises `injected failure`.\n"
     );
     let after = format!(
         "a transfer of 30 cents from alice (100) to bob (50) whose second UPDATE failed \
-         and returned {result:?}; the first UPDATE must be undone with it (run both in \
-         one transaction, and do not commit it when a step fails)"
+         and returned {result:?}\nThe first UPDATE must be undone with it: run both in one \
+         transaction, and do not commit it when a step fails."
     );
     assert_balances(&db, (alice, bob), (100, 50), &after);
 }
@@ -210,16 +210,17 @@ fn after_a_failure_midway_the_connection_works_for_the_next_transfer() {
 
     assert!(
         result.is_ok(),
-        "\nA transfer failed midway (it returned {failed:?}); the next transfer, \
-         transfer(alice, bob, 20 cents), should then succeed on the same connection, \
-         but returned {result:?}\n(a transaction left open by the failed transfer, \
-         begun but neither committed nor rolled back, makes the next BEGIN fail)\n"
+        "\nthe transfer after one that failed midway returned {result:?}, expected Ok(())\n  \
+         call:   transfer(alice, bob, 20 cents), on the same connection\n  before: a \
+         transfer that failed midway returned {failed:?}\nA transaction left open by the \
+         failed transfer, begun but neither committed nor rolled back, makes the next BEGIN \
+         fail.\n"
     );
     assert!(
         db.is_autocommit(),
-        "\nAfter transfer(alice, bob, 20 cents) returned Ok, the connection is still \
-         inside a transaction: nothing has been committed. Every transfer must end its \
-         transaction, committing on success and rolling back on failure.\n"
+        "\nthe connection is still inside a transaction after a transfer returned Ok: nothing \
+         has been committed\n  call: transfer(alice, bob, 20 cents)\nEvery transfer must end \
+         its transaction, committing on success and rolling back on failure.\n"
     );
     let after = "a failed transfer of 30 cents, then a transfer of 20 cents from alice to bob";
     assert_balances(&db, (alice, bob), (80, 70), after);
@@ -228,9 +229,9 @@ fn after_a_failure_midway_the_connection_works_for_the_next_transfer() {
 /// Opens a connection of its own to the file, as a second process would,
 /// willing to wait up to 10 seconds for a lock another connection holds.
 fn connect(path: &std::path::Path) -> Connection {
-    let db = Connection::open(path).expect("the test opens the database file");
+    let db = Connection::open(path).expect("the test could not open the database file");
     db.busy_timeout(Duration::from_secs(10))
-        .expect("the test sets a busy timeout");
+        .expect("the test could not set a busy timeout");
     db
 }
 
@@ -245,12 +246,13 @@ fn join<T>(thread: thread::JoinHandle<T>) -> T {
 /// A bank in a temporary file: alice holds 100 cents, bob 50. Returns the
 /// folder (the file is deleted with it), the file's path, and the two ids.
 fn bank_on_disk() -> (testkit::tempfile::TempDir, std::path::PathBuf, i64, i64) {
-    let dir = testkit::tempfile::tempdir().expect("the test creates a temporary directory");
+    let dir =
+        testkit::tempfile::tempdir().expect("the test could not create a temporary directory");
     let path = dir.path().join("bank.db");
     let db = connect(&path);
-    create_schema(&db).expect("create_schema works on an empty database");
-    let alice = open_account(&db, "alice", 100).expect("the test opens alice's account");
-    let bob = open_account(&db, "bob", 50).expect("the test opens bob's account");
+    create_schema(&db).expect("create_schema failed on an empty database");
+    let alice = open_account(&db, "alice", 100).expect("the test could not open alice's account");
+    let bob = open_account(&db, "bob", 50).expect("the test could not open bob's account");
     (dir, path, alice, bob)
 }
 
@@ -289,12 +291,12 @@ fn a_transfer_that_waited_for_another_writer_checks_the_balance_that_writer_left
     let other = connect(&path);
     other
         .execute_batch("BEGIN IMMEDIATE")
-        .expect("the test's connection takes the write lock");
+        .expect("the test's connection could not take the write lock");
     let (progress_sender, progress) = channel();
     let (resume, resumed) = channel();
     let mut db = connect(&path);
     db.busy_handler(Some(report_waiting(progress_sender.clone(), resumed)))
-        .expect("the test sets a busy handler");
+        .expect("the test could not set a busy handler");
 
     let transferring = thread::spawn(move || {
         let result = transfer(&mut db, alice, bob, 60);
@@ -307,11 +309,11 @@ fn a_transfer_that_waited_for_another_writer_checks_the_balance_that_writer_left
     }
     if let Ok(Progress::Returned(result)) = first {
         panic!(
-            "\nAnother connection held the write lock, so transfer(alice, bob, 60 cents) \
-             should have waited for it (the busy timeout is 10 s), but it returned \
-             {result:?} without waiting.\nA deferred transaction (the default) that has \
-             already read cannot wait for the write lock: SQLite answers `database is \
-             locked` at once. Begin the transaction with IMMEDIATE.\n"
+            "\nthe transfer did not wait for another connection's write lock: it returned \
+             {result:?} at once\n  call: transfer(alice, bob, 60 cents), another connection \
+             holding the write lock (busy timeout 10 s)\nA deferred transaction (the default) \
+             that has already read cannot wait for the write lock: SQLite answers `database \
+             is locked` at once. Begin the transaction with IMMEDIATE.\n"
         );
     }
     // While the transfer waits, the other connection moves 50 of alice's
@@ -328,7 +330,7 @@ fn a_transfer_that_waited_for_another_writer_checks_the_balance_that_writer_left
             )
         })
         .and_then(|_| other.execute_batch("COMMIT"))
-        .expect("the test's connection moves 50 cents from alice to bob");
+        .expect("the test's connection could not move 50 cents from alice to bob");
     let _ = resume.send(());
     let outcome = progress.recv();
     join(transferring);
@@ -338,12 +340,12 @@ fn a_transfer_that_waited_for_another_writer_checks_the_balance_that_writer_left
 
     assert!(
         matches!(result, Err(TransferError::InsufficientFunds)),
-        "\ntransfer(alice, bob, 60 cents) started when alice held 100 cents, waited for \
-         another connection's write lock, and meanwhile that connection moved 50 of her \
-         cents to bob. With only 50 cents left she cannot send 60: expected \
-         Err(TransferError::InsufficientFunds), got {result:?}.\nA balance checked \
-         before the transaction holds the write lock may be stale by the time the \
-         money is taken.\n"
+        "\na transfer checked a stale balance: it returned {result:?}, expected \
+         Err(TransferError::InsufficientFunds)\n  call: transfer(alice, bob, 60 cents), \
+         started when alice held 100 cents\nIt waited for another connection's write lock, \
+         and meanwhile that connection moved 50 of her cents to bob: with only 50 cents left \
+         she cannot send 60. A balance checked before the transaction holds the write lock \
+         may be stale by the time the money is taken.\n"
     );
     let after = "another connection's transfer of 50 cents from alice to bob, during which \
                  a transfer of 60 cents from alice to bob waited and was refused";
@@ -410,14 +412,15 @@ fn run_concurrently(path: &std::path::Path, accounts: &[i64]) -> Vec<Attempt> {
 // ANCHOR: concurrent
 #[test]
 fn concurrent_transfers_conserve_every_cent_and_never_overdraw() {
-    let dir = testkit::tempfile::tempdir().expect("the test creates a temporary directory");
+    let dir =
+        testkit::tempfile::tempdir().expect("the test could not create a temporary directory");
     let path = dir.path().join("bank.db");
     let setup = connect(&path);
-    create_schema(&setup).expect("create_schema works on an empty database");
+    create_schema(&setup).expect("create_schema failed on an empty database");
     let accounts: Vec<i64> = (0..ACCOUNTS)
         .map(|n| open_account(&setup, &format!("owner {n}"), START_CENTS))
         .collect::<Result<_, _>>()
-        .expect("the test opens the accounts");
+        .expect("the test could not open the accounts");
 
     let attempts = run_concurrently(&path, &accounts);
 
@@ -430,8 +433,8 @@ fn concurrent_transfers_conserve_every_cent_and_never_overdraw() {
         .collect();
     assert!(
         failures.is_empty(),
-        "\n{} of {} transfers, run by {THREADS} threads at once, failed with a database \
-         error; the first: {}\nEvery transfer must succeed or be refused \
+        "\ntransfers failed with a database error: {} of {}, run by {THREADS} threads at \
+         once\n  first error: {}\nEvery transfer must succeed or be refused \
          (InsufficientFunds). A transaction that reads a balance and then writes must \
          hold the write lock from its start (BEGIN IMMEDIATE): a deferred transaction \
          that has read cannot wait for the lock, and SQLite answers `database is locked` \
@@ -443,9 +446,9 @@ fn concurrent_transfers_conserve_every_cent_and_never_overdraw() {
     let actual: Vec<i64> = accounts.iter().map(|&id| balance_of(&setup, id)).collect();
     assert!(
         actual.iter().all(|&cents| cents >= 0),
-        "\nAfter {} transfers by {THREADS} threads at once, an account is overdrawn: the \
-         balances are {actual:?} cents. Check the balance inside the transaction that \
-         takes the money, after it holds the write lock.\n",
+        "\nan account is overdrawn: the balances are {actual:?} cents\n  after: {} transfers \
+         by {THREADS} threads at once\nCheck the balance inside the transaction that takes \
+         the money, after it holds the write lock.\n",
         attempts.len(),
     );
     let mut expected = [START_CENTS; ACCOUNTS];
@@ -454,22 +457,21 @@ fn concurrent_transfers_conserve_every_cent_and_never_overdraw() {
         expected[attempt.to] += attempt.cents;
     }
     let succeeded = attempts.iter().filter(|a| a.result.is_ok()).count();
-    assert_eq!(
-        actual,
-        expected,
-        "\nAfter {} transfers by {THREADS} threads at once ({succeeded} succeeded, the \
-         rest refused), the balances should be the starting {START_CENTS} cents each plus \
-         and minus exactly the successful transfers: {expected:?}. Found {actual:?} (total \
-         {} cents, of {} at the start).\nA transfer that checks the balance outside its \
-         transaction, or writes a balance it computed from an earlier read, loses updates \
-         that other connections made in between.\n",
+    assert!(
+        actual == expected,
+        "\nthe balances are {actual:?} cents, expected {expected:?}\n  after: {} transfers by \
+         {THREADS} threads at once, {succeeded} succeeded, the rest refused\n  total: {} \
+         cents, of {} at the start\nThe balances should be the starting {START_CENTS} cents \
+         each plus and minus exactly the successful transfers. A transfer that checks the \
+         balance outside its transaction, or writes a balance it computed from an earlier \
+         read, loses updates that other connections made in between.\n",
         attempts.len(),
         actual.iter().sum::<i64>(),
         START_CENTS * ACCOUNTS as i64,
     );
     assert!(
         succeeded > 0,
-        "\nNone of the {} concurrent transfers succeeded; most of them were affordable.\n",
+        "\nnone of the {} concurrent transfers succeeded; most of them were affordable\n",
         attempts.len()
     );
 }
