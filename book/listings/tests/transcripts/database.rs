@@ -479,3 +479,102 @@ fn async_access_quotes_tokio_and_sqlite() {
         &format!("an in-memory database answers `{mode}`"),
     );
 }
+
+#[test]
+fn queries_show_the_sql_an_injection_makes_of_a_pasted_title() {
+    use book_listings::database::queries;
+    use rusqlite::trace::{TraceEvent, TraceEventCodes};
+    use std::sync::{Arc, Mutex};
+
+    let mut db = memory();
+    queries::create_catalogue(&db).expect("the listing's table is made");
+    queries::add_book(&db, "The Dispossessed", 1974).expect("a book is added");
+    // The statement as SQLite receives it, from its trace hook.
+    let run = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Arc::clone(&run);
+    db.trace_v2(
+        TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(move |event: TraceEvent<'_>| {
+            if let TraceEvent::Stmt(_, sql) = event {
+                recorder
+                    .lock()
+                    .expect("never poisoned")
+                    .push(sql.to_string());
+            }
+        }),
+    )
+    .expect("the trace hook is set");
+    let found = queries::find_by_title_injectable(&db, "x' OR '1'='1")
+        .expect("the pasted payload still makes valid SQL");
+    assert!(
+        found.is_some(),
+        "the book says every row matches the injected title, but none came back"
+    );
+    let sql = run.lock().expect("never poisoned").join("\n");
+    Page::open("database/queries.md").assert_fragment(
+        "the SQL the listing's `find_by_title_injectable` runs for `x' OR '1'='1`",
+        &format!("title: x' OR '1'='1\nSQL: {sql} -- every row matches"),
+    );
+}
+
+#[test]
+fn search_shows_the_words_fts5s_tokenizers_make() {
+    let page = Page::open("database/search.md");
+    let quoted = |tokens: &[String]| -> Vec<String> {
+        tokens.iter().map(|token| format!("`{token}`")).collect()
+    };
+    let same_word: Vec<Vec<String>> = ["Café", "CAFE", "cafe"]
+        .iter()
+        .map(|text| tokens("unicode61", text))
+        .collect();
+    assert!(
+        same_word.windows(2).all(|pair| pair[0] == pair[1]),
+        "the book says `Café`, `CAFE` and `cafe` are the same word; unicode61 makes {same_word:?}"
+    );
+    let apostrophes = quoted(&tokens("unicode61", "O'Brien's"));
+    page.assert_fragment(
+        "the words unicode61 makes of `O'Brien's`",
+        &format!(
+            "`O'Brien's` is the {} words {}",
+            ["no", "one", "two", "three", "four"][apostrophes.len().min(4)],
+            apostrophes.join(", ")
+        ),
+    );
+    let hyphen = quoted(&tokens("unicode61", "wal-mode"));
+    page.assert_fragment(
+        "the words unicode61 makes of `wal-mode`",
+        &format!("`wal-mode` is {}", hyphen.join(" and ")),
+    );
+    let stems: Vec<Vec<String>> = ["indexes", "indexing", "indexed"]
+        .iter()
+        .map(|text| tokens("porter unicode61", text))
+        .collect();
+    assert!(
+        stems.windows(2).all(|pair| pair[0] == pair[1]),
+        "the book says porter makes one word of `indexes`, `indexing` and `indexed`; it makes {stems:?}"
+    );
+    page.assert_fragment(
+        "the word porter makes of `indexes`, `indexing` and `indexed`",
+        &format!("`indexed` all become {}", quoted(&stems[0]).join(" ")),
+    );
+}
+
+/// The words FTS5's tokenizer `tokenizer` makes of `text`, in order.
+fn tokens(tokenizer: &str, text: &str) -> Vec<String> {
+    let db = memory();
+    db.execute_batch(&format!(
+        "CREATE VIRTUAL TABLE t USING fts5(x, tokenize = '{tokenizer}');
+         CREATE VIRTUAL TABLE words USING fts5vocab(t, 'instance');"
+    ))
+    .expect("the tables are made");
+    db.execute("INSERT INTO t (x) VALUES (?1)", [text])
+        .expect("the text is indexed");
+    let mut statement = db
+        .prepare("SELECT term FROM words ORDER BY offset")
+        .expect("the vocabulary is readable");
+    statement
+        .query_map([], |row| row.get(0))
+        .expect("the query runs")
+        .collect::<rusqlite::Result<_>>()
+        .expect("every word reads")
+}
