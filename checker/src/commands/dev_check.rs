@@ -18,6 +18,7 @@ use crate::manifest::{
 use crate::term;
 
 mod listings;
+mod messages;
 
 /// Fewer hints than this and a stuck learner has nowhere to go but the answer.
 const MIN_HINTS: usize = 2;
@@ -29,6 +30,7 @@ pub fn run(context: &Context) -> Result<ExitCode> {
     check_stray_folders(workbook, &mut problems);
     let book = check_book(workbook, &mut problems);
     listings::check(workbook, &mut problems);
+    messages::check(workbook, &mut problems);
     if problems.is_empty() {
         println!(
             "{} {} lessons, {} exercises; {} book pages, {} includes and {} links resolve.",
