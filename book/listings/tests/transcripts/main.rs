@@ -25,6 +25,7 @@ extern crate server_shutdown_solution as server_shutdown;
 extern crate server_state_solution as server_state;
 
 mod book;
+mod compiler;
 mod database;
 mod http;
 mod logs;

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::book::Page;
+use crate::compiler;
 use crate::http::{self, Request, Response};
 use crate::logs;
 
@@ -294,4 +295,53 @@ fn beside(left: &str, right: &str, width: usize) -> String {
             format!("{}\n", line.trim_end())
         })
         .collect()
+}
+
+#[test]
+fn state_quotes_the_compiler_error_for_a_lock_held_across_an_await() {
+    // A handler that holds a `std::sync::MutexGuard` across an `.await`.
+    let source = r#"
+        use std::sync::{Arc, Mutex};
+        use axum::{Router, extract::State, routing::post};
+
+        async fn save(_likes: u64) {}
+
+        async fn like(State(likes): State<Arc<Mutex<u64>>>) -> String {
+            let mut guard = likes.lock().unwrap();
+            *guard += 1;
+            save(*guard).await;
+            guard.to_string()
+        }
+
+        pub fn app() -> Router {
+            Router::new()
+                .route("/like", post(like))
+                .with_state(Arc::new(Mutex::new(0)))
+        }
+    "#;
+    let errors = compiler::errors_of(source);
+    // error[E0277]: the trait bound `fn(State<...>) -> ... {like}: Handler<_, _>` is not satisfied
+    let first = errors.lines().next().unwrap_or_default();
+    let message = first
+        .split_once("]: ")
+        .map_or(first, |(_, message)| message);
+    let shortened = match (message.find("`fn("), message.find(" {like}")) {
+        (Some(start), Some(end)) => format!("{}...){}", &message[..start + 4], &message[end..]),
+        _ => message.to_string(),
+    };
+    let page = Page::open("server/state.md");
+    page.assert_quote(
+        &format!("rustc's error for the handler, shortened (it says: {first})"),
+        &shortened,
+    );
+    // Its label: "the trait `Handler<_, _>` is not implemented for fn item `...`".
+    let label = errors
+        .lines()
+        .find_map(|line| line.split_once("^^^ ").map(|(_, label)| label))
+        .unwrap_or_default();
+    let label = label.split(" `fn(").next().unwrap_or_default();
+    page.assert_quote(
+        &format!("the label of rustc's error for the handler\n{errors}"),
+        label,
+    );
 }
