@@ -134,18 +134,28 @@ impl Page {
     /// line number, its text after `$ `, and the lines printed under it.
     pub fn console_commands(&self) -> Vec<(usize, &str, Vec<&str>)> {
         let mut commands: Vec<(usize, &str, Vec<&str>)> = Vec::new();
-        let mut in_block = false;
-        for (index, line) in self.lines.iter().enumerate() {
-            if line.trim_start().starts_with("```") {
-                in_block = !in_block && line.trim_start() == "```console";
-            } else if !in_block {
-            } else if let Some(command) = line.strip_prefix("$ ") {
-                commands.push((index + 1, command, Vec::new()));
+        for (number, line) in self.console_lines() {
+            if let Some(command) = line.strip_prefix("$ ") {
+                commands.push((number, command, Vec::new()));
             } else if let Some((_, _, printed)) = commands.last_mut() {
                 printed.push(line);
             }
         }
         commands
+    }
+
+    /// Every line of the page's `console` blocks, with its number.
+    pub fn console_lines(&self) -> Vec<(usize, &str)> {
+        let mut lines = Vec::new();
+        let mut in_block = false;
+        for (index, line) in self.lines.iter().enumerate() {
+            if line.trim_start().starts_with("```") {
+                in_block = !in_block && line.trim_start() == "```console";
+            } else if in_block {
+                lines.push((index + 1, line.as_str()));
+            }
+        }
+        lines
     }
 
     /// The line that shares the most words with `wanted`, and its number.

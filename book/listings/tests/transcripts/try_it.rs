@@ -47,6 +47,9 @@ mod shutdown;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/state/examples/serve.rs"]
 mod state;
+#[allow(dead_code)]
+#[path = "../../../../lessons/01-server/testing/examples/serve.rs"]
+mod testing;
 
 /// One exercise's "Try it": its page, the command that serves its example,
 /// and what the example does.
@@ -80,124 +83,179 @@ impl Example {
     }
 }
 
+/// Every "Try it" box the test runs.
+fn examples() -> Vec<Example> {
+    vec![
+        Example::new(
+            "server/hello.md",
+            "cargo run -q -p server-hello --example serve",
+            |_| hello::banner(),
+            |_, _| hello::app(),
+        ),
+        Example::new(
+            "server/routing.md",
+            "cargo run -q -p server-routing --example serve",
+            |_| routing::banner(),
+            |_, _| routing::app(),
+        ),
+        Example::new(
+            "server/extractors.md",
+            "cargo run -q -p server-extractors --example serve",
+            |_| extractors::banner(),
+            |_, _| extractors::app(),
+        ),
+        Example::new(
+            "server/json.md",
+            "cargo run -q -p server-json --example serve",
+            |_| json::banner(),
+            |_, _| json::app(),
+        ),
+        Example::new(
+            "server/state.md",
+            "cargo run -q -p server-state --example serve",
+            |_| state::banner(),
+            |_, _| state::app(),
+        ),
+        Example::new(
+            "server/middleware.md",
+            "cargo run -q -p server-middleware --example serve",
+            |_| middleware::banner(),
+            |_, _| middleware::app(),
+        ),
+        Example::new(
+            "server/errors.md",
+            "cargo run -q -p server-errors --example serve",
+            errors::banner,
+            |args, _| errors::app(args),
+        ),
+        Example {
+            after_ctrl_c: &shutdown::STOPPING,
+            // The slow request takes a moment here, not five seconds: what
+            // it prints does not depend on how long it took.
+            ..Example::new(
+                "server/shutdown.md",
+                "cargo run -q -p server-shutdown --example serve",
+                |_| shutdown::banner(),
+                |_, _| shutdown::app(Duration::from_millis(20)),
+            )
+        },
+        Example::new(
+            "server/health.md",
+            "cargo run -q -p server-health --example serve",
+            health::banner,
+            |args, _| health::app(args),
+        ),
+        Example::new(
+            "server/testing.md",
+            "cargo run -q -p server-testing --example serve",
+            |_| testing::banner(),
+            |_, _| testing::app(),
+        ),
+        Example::new(
+            "database/async-access.md",
+            "cargo run -q -p database-async-access --example serve",
+            |_| async_access::banner(),
+            |_, folder| async_access::app(folder),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn hello() {
-    try_it(Example::new(
-        "server/hello.md",
-        "cargo run -q -p server-hello --example serve",
-        |_| hello::banner(),
-        |_, _| hello::app(),
-    ))
-    .await;
+    try_it("server/hello.md").await;
 }
 
 #[tokio::test]
 async fn routing() {
-    try_it(Example::new(
-        "server/routing.md",
-        "cargo run -q -p server-routing --example serve",
-        |_| routing::banner(),
-        |_, _| routing::app(),
-    ))
-    .await;
+    try_it("server/routing.md").await;
 }
 
 #[tokio::test]
 async fn extractors() {
-    try_it(Example::new(
-        "server/extractors.md",
-        "cargo run -q -p server-extractors --example serve",
-        |_| extractors::banner(),
-        |_, _| extractors::app(),
-    ))
-    .await;
+    try_it("server/extractors.md").await;
 }
 
 #[tokio::test]
 async fn json() {
-    try_it(Example::new(
-        "server/json.md",
-        "cargo run -q -p server-json --example serve",
-        |_| json::banner(),
-        |_, _| json::app(),
-    ))
-    .await;
+    try_it("server/json.md").await;
 }
 
 #[tokio::test]
 async fn state() {
-    try_it(Example::new(
-        "server/state.md",
-        "cargo run -q -p server-state --example serve",
-        |_| state::banner(),
-        |_, _| state::app(),
-    ))
-    .await;
+    try_it("server/state.md").await;
 }
 
 #[tokio::test]
 async fn middleware() {
-    try_it(Example::new(
-        "server/middleware.md",
-        "cargo run -q -p server-middleware --example serve",
-        |_| middleware::banner(),
-        |_, _| middleware::app(),
-    ))
-    .await;
+    try_it("server/middleware.md").await;
 }
 
 #[tokio::test]
 async fn errors() {
-    try_it(Example::new(
-        "server/errors.md",
-        "cargo run -q -p server-errors --example serve",
-        errors::banner,
-        |args, _| errors::app(args),
-    ))
-    .await;
+    try_it("server/errors.md").await;
 }
 
 #[tokio::test]
 async fn shutdown() {
-    try_it(Example {
-        after_ctrl_c: &shutdown::STOPPING,
-        // The slow request takes a moment here, not five seconds: what it
-        // prints does not depend on how long it took.
-        ..Example::new(
-            "server/shutdown.md",
-            "cargo run -q -p server-shutdown --example serve",
-            |_| shutdown::banner(),
-            |_, _| shutdown::app(Duration::from_millis(20)),
-        )
-    })
-    .await;
+    try_it("server/shutdown.md").await;
 }
 
 #[tokio::test]
 async fn health() {
-    try_it(Example::new(
-        "server/health.md",
-        "cargo run -q -p server-health --example serve",
-        health::banner,
-        |args, _| health::app(args),
-    ))
-    .await;
+    try_it("server/health.md").await;
+}
+
+#[tokio::test]
+async fn testing() {
+    try_it("server/testing.md").await;
 }
 
 #[tokio::test]
 async fn async_access() {
-    try_it(Example::new(
-        "database/async-access.md",
-        "cargo run -q -p database-async-access --example serve",
-        |_| async_access::banner(),
-        |_, folder| async_access::app(folder),
-    ))
-    .await;
+    try_it("database/async-access.md").await;
 }
 
-/// Runs every command of `example`'s page, in order, and compares what
-/// each prints with the lines under it.
-async fn try_it(example: Example) {
+/// A page of the lessons whose `console` blocks hold a `curl` command shows
+/// what it prints, or will: it must be one of the pages above, or nothing
+/// checks its transcripts.
+#[test]
+fn every_page_with_curl_commands_is_run() {
+    let run: Vec<&str> = examples().iter().map(|example| example.page).collect();
+    let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src");
+    for lesson in ["server", "database"] {
+        let folder = src.join(lesson);
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .expect("the lesson's folder of the book is readable")
+            .filter_map(|entry| Some(entry.ok()?.file_name().to_string_lossy().into_owned()))
+            .filter(|name| name.ends_with(".md"))
+            .collect();
+        names.sort();
+        for name in names {
+            let page = format!("{lesson}/{name}");
+            let text = Page::open(&page);
+            let curls = text.console_lines().into_iter().find(|(_, line)| {
+                let command = line.strip_prefix("$ ").unwrap_or(line);
+                command.starts_with("curl ")
+            });
+            if let Some((number, line)) = curls {
+                assert!(
+                    run.contains(&page.as_str()),
+                    "book/src/{page}:{number}: `{line}` is a \"Try it\" command the transcripts \
+                     test does not run: add the page to `examples()` in \
+                     book/listings/tests/transcripts/try_it.rs, so what it prints is checked"
+                );
+            }
+        }
+    }
+}
+
+/// Runs every command of `page`, in order, and compares what each prints
+/// with the lines under it.
+async fn try_it(page: &str) {
+    let example = examples()
+        .into_iter()
+        .find(|example| example.page == page)
+        .expect("every page tested is in `examples()`");
     let page = Page::open(example.page);
     let folder = tempfile::tempdir().expect("a temporary folder is made");
     let mut server: Option<SocketAddr> = None;
@@ -310,9 +368,10 @@ async fn curl(address: SocketAddr, args: &[String], at: &str) -> String {
         }
     }
     let url = url.unwrap_or_else(|| panic!("{at}: curl has no URL"));
-    let target = url
-        .trim_start_matches("http://")
-        .strip_prefix("localhost:3000")
+    let host = url.trim_start_matches("http://");
+    let target = ["localhost:3000", "127.0.0.1:3000"]
+        .iter()
+        .find_map(|origin| host.strip_prefix(origin))
         .unwrap_or_else(|| panic!("{at}: the URL `{url}` is not on localhost:3000"));
     let target = if target.is_empty() { "/" } else { target };
     // curl sends `-d` data as a form unless told otherwise, with POST unless
