@@ -64,7 +64,10 @@ async fn extractors_shows_what_path_answers_for_a_number_and_for_text() {
 async fn extractors_quotes_the_rejection_of_an_unknown_enum_value() {
     let address = http::serve(server::extractors::app()).await;
     let response = http::send(address, &Request::get("/posts?order=random")).await;
-    assert_eq!(response.status(), 400, "{response:#?}");
+    assert!(
+        response.status() == 400,
+        "the book says `?order=random` is a `400`; it got {response:#?}"
+    );
     Page::open("server/extractors.md").assert_quote(
         "the body of `GET /posts?order=random` (the listing's `list_posts`)",
         &response.body,
@@ -151,10 +154,11 @@ async fn json_names_the_status_and_the_rejection_of_each_bad_body() {
     // An empty body is a syntax error too, as the table says.
     let empty = Request::new("POST", "/users").header("content-type", "application/json");
     let response = http::send(address, &empty).await;
-    assert_eq!(
-        (response.status(), response.body.as_str()),
-        (400, "JsonSyntaxError"),
-        "the book's table says an empty body is a `400` `JsonSyntaxError`"
+    assert!(
+        (response.status(), response.body.as_str()) == (400, "JsonSyntaxError"),
+        "the book's table says an empty body is a `400` `JsonSyntaxError`; it is a `{}` `{}`",
+        response.status_text(),
+        response.body
     );
     // Over the 2 MB that `DefaultBodyLimit` allows. (Sent without a socket:
     // the server answers before it has read such a body, and closes.)
@@ -186,7 +190,10 @@ async fn errors_quotes_the_database_error_a_broken_schema_gives() {
         .expect("the broken table is made");
     let address = http::serve(server_errors::app(db)).await;
     let response = http::send(address, &Request::get("/notes/1")).await;
-    assert_eq!(response.status(), 500, "{response:#?}");
+    assert!(
+        response.status() == 500,
+        "a broken `notes` table should give a `500` whose cause is logged; it got {response:#?}"
+    );
     let cause = logs::field(&log, "database error", "cause");
     Page::open("server/errors.md").assert_block(
         "the database error behind `GET /notes/1` on a broken `notes` table (as the \
