@@ -114,9 +114,6 @@ pub struct Runner<'a> {
     /// Variables set for cargo and the tests (for `grade`).
     env: Vec<(String, String)>,
     sandbox: Option<sandbox::Sandbox>,
-    /// The checker's own binary as it was when the runner was made: tests
-    /// that replace it are caught.
-    checker: Option<(PathBuf, Identity)>,
 }
 
 /// What the build left for each package.
@@ -127,13 +124,13 @@ pub struct Build {
     digests: std::collections::HashMap<String, Digests>,
     /// Packages whose graded files changed while cargo built them.
     changed_during_build: BTreeSet<String>,
+    /// The checker's own binary as it is now: tests that replace it are
+    /// caught.
+    checker: Option<(PathBuf, Identity)>,
 }
 
 impl<'a> Runner<'a> {
     pub fn new(workbook: &'a Workbook, color: bool, timeout: Option<Duration>) -> Runner<'a> {
-        let checker = std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some((exe.clone(), Identity::of(&exe).ok()?)));
         Runner {
             workbook,
             // `cargo run` tells the program which cargo started it.
@@ -143,7 +140,6 @@ impl<'a> Runner<'a> {
             target_dir: workbook.root.join("target"),
             env: Vec::new(),
             sandbox: None,
-            checker,
         }
     }
 
@@ -239,11 +235,15 @@ impl<'a> Runner<'a> {
             ledger.forget(&stale);
         }
         ledger.save();
+        let checker = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some((exe.clone(), Identity::of(&exe).ok()?)));
         Ok(Build {
             messages,
             ledger,
             digests: before,
             changed_during_build,
+            checker,
         })
     }
 
@@ -372,22 +372,32 @@ impl<'a> Runner<'a> {
             build.ledger.forget(binary);
             let _ = std::fs::remove_file(binary);
         }
-        if let Some((checker, identity)) = &self.checker
-            && Identity::of(checker).ok().as_ref() != Some(identity)
-        {
-            // cargo rebuilds the checker at the next `cargo checker`.
-            let _ = std::fs::remove_file(checker);
-            if let Some(target) = checker.parent() {
-                seal::invalidate(target.parent().unwrap_or(target), "checker", &[]);
+        if let Some((checker, identity)) = &mut build.checker {
+            let now = Identity::of(checker).ok();
+            if now.as_ref() != Some(identity) {
+                if seal::uplifted_by_cargo(checker) {
+                    // Another `cargo checker` (or a maintainer's build)
+                    // rebuilt it: cargo links what it builds into place.
+                    if let Some(now) = now {
+                        *identity = now;
+                    }
+                } else {
+                    // cargo rebuilds the checker at the next `cargo checker`.
+                    let _ = std::fs::remove_file(&*checker);
+                    if let Some(target) = checker.parent() {
+                        seal::invalidate(target.parent().unwrap_or(target), "checker", &[]);
+                    }
+                    changed.push(checker.clone());
+                    build.checker = None;
+                }
             }
-            changed.push(checker.clone());
         }
         if !changed.is_empty() {
             build.ledger.save();
             let files = changed.iter().map(|path| self.relative(path)).collect();
             outcome.mark_modified(
                 files,
-                "while its tests ran, its code replaced files it does not own (test binaries of other exercises, or the checker); they were removed and are built again",
+                "while its tests ran, its code replaced files it does not own (test binaries of other exercises, or the checker); they were removed and are built again (if you ran cargo yourself meanwhile, check again)",
             );
         }
     }

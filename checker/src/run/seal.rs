@@ -248,6 +248,46 @@ fn collect(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Whether `program` (the checker, in `target/debug/`) is as cargo leaves
+/// what it builds: a hard link of a file in `deps/`. A program written over
+/// it by other code is not.
+pub fn uplifted_by_cargo(program: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (Ok(meta), Some(dir), Some(name)) = (
+            fs::metadata(program),
+            program.parent(),
+            program
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned()),
+        ) else {
+            return false;
+        };
+        if meta.nlink() < 2 {
+            return false;
+        }
+        let Ok(entries) = fs::read_dir(dir.join("deps")) else {
+            return false;
+        };
+        entries.filter_map(Result::ok).any(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .strip_prefix(&name)
+                .is_some_and(|rest| rest.starts_with('-'))
+                && entry
+                    .metadata()
+                    .is_ok_and(|other| other.ino() == meta.ino())
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = program;
+        false
+    }
+}
+
 /// Makes cargo build `package` again from its sources, whatever the dates
 /// say: its fingerprints (cargo's record of what is up to date) go, and so do
 /// `binaries`.
@@ -341,6 +381,22 @@ mod tests {
         fs::write(&binary, b"forged").unwrap();
         assert!(!ledger.vouches_for(&binary, "sources-1"));
         assert_eq!(ledger.changed(), [binary]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_program_hard_linked_from_deps_counts_as_built_by_cargo() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("deps")).unwrap();
+        let built = dir.path().join("deps/checker-0123456789abcdef");
+        fs::write(&built, b"elf").unwrap();
+        let program = dir.path().join("checker");
+        fs::hard_link(&built, &program).unwrap();
+        assert!(uplifted_by_cargo(&program));
+        let forged = dir.path().join("checker.forged");
+        fs::write(&forged, b"#!/bin/sh\n").unwrap();
+        fs::rename(&forged, &program).unwrap();
+        assert!(!uplifted_by_cargo(&program));
     }
 
     #[test]
