@@ -15,7 +15,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +71,14 @@ enum Signal {
 }
 
 impl Signal {
+    /// The name `kill -s` takes.
+    fn short(self) -> &'static str {
+        match self {
+            Signal::Term => "TERM",
+            Signal::Int => "INT",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Signal::Term => "SIGTERM",
@@ -107,6 +115,8 @@ struct Server {
     /// How it was started, for failure messages:
     /// `APP_BIND_ADDR=127.0.0.1:0 server-main`.
     command: String,
+    /// The shell of [`Server::start_and_signal_at_announcement`], if any.
+    armed: Option<Child>,
 }
 
 /// However the test ends, even by a failed assertion, the program is
@@ -115,6 +125,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(shell) = &mut self.armed {
+            let _ = shell.kill();
+            let _ = shell.wait();
+        }
     }
 }
 // ANCHOR_END: guard
@@ -122,6 +136,38 @@ impl Drop for Server {
 impl Server {
     /// Starts the program with `settings` as its only `APP_*` variables.
     fn start(settings: &[(&str, &str)]) -> Server {
+        Server::launch(settings, None)
+    }
+
+    /// Starts the program like [`Server::start`], and sends it `signal` the
+    /// moment its address line arrives, as fast as this machine allows: a
+    /// shell started beforehand waits for the program's process id, and
+    /// the thread that reads the program's output hands it over on seeing
+    /// the line. (Starting `kill` only then would take a millisecond or
+    /// more, time enough for a program that listens for signals too late
+    /// to get away with it.)
+    fn start_and_signal_at_announcement(settings: &[(&str, &str)], signal: Signal) -> Server {
+        Server::launch(settings, Some(signal))
+    }
+
+    fn launch(settings: &[(&str, &str)], signal_at_announcement: Option<Signal>) -> Server {
+        let mut armed = signal_at_announcement.map(|signal| {
+            Command::new("sh")
+                .args([
+                    "-c",
+                    r#"read pid && kill -s "$1" "$pid""#,
+                    "sh",
+                    signal.short(),
+                ])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "\nThe test could not start `sh` to send {}: {error}\n",
+                        signal.name()
+                    )
+                })
+        });
         let mut command = Command::new(SERVER_PROGRAM);
         // Whatever the test's own environment holds, the program sees only
         // the settings the test chose.
@@ -153,12 +199,18 @@ impl Server {
         let sender = Arc::new(sender);
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        capture(stdout, sender.clone(), true);
-        capture(stderr, sender, false);
+        let trigger = armed.as_mut().and_then(|shell| shell.stdin.take());
+        capture(
+            stdout,
+            sender.clone(),
+            Some(trigger.map(|stdin| (stdin, child.id()))),
+        );
+        capture(stderr, sender, None);
         Server {
             child,
             output,
             command: shown.join(" "),
+            armed,
         }
     }
 
@@ -219,12 +271,8 @@ impl Server {
         // The standard library can only kill a child outright (`Child::kill`
         // sends SIGKILL, which cannot be caught). The shell's `kill` sends
         // any signal.
-        let short = match signal {
-            Signal::Term => "TERM",
-            Signal::Int => "INT",
-        };
         let sent = Command::new("sh")
-            .args(["-c", r#"kill -s "$1" "$2""#, "sh", short])
+            .args(["-c", r#"kill -s "$1" "$2""#, "sh", signal.short()])
             .arg(self.child.id().to_string())
             .status();
         match sent {
@@ -298,18 +346,18 @@ impl Server {
         let announcement = announced(&self.output.borrow().stdout);
         if let Some(addr) = announcement {
             self.fail(&format!(
-                "The server started although {problem}.\n  expected: exit status 1, and on standard error: {expected}\n  got:      `{ANNOUNCEMENT}{addr}`\nA startup error must stop the program, not be replaced by a default."
+                "The server started although {problem}.\n  expected: exit status 1, and on standard error a line with: {expected}\n  got:      `{ANNOUNCEMENT}{addr}`\nA setting the program cannot use must stop it: no falling back to a default, no listening elsewhere."
             ));
         }
         let Some(status) = self.exit_within(PATIENCE).await else {
             self.fail(&format!(
-                "The server neither stopped nor announced an address, although {problem}.\n  expected: exit status 1, and on standard error: {expected}\n  got:      still running after {:?}",
+                "The server neither stopped nor announced an address, although {problem}.\n  expected: exit status 1, and on standard error a line with: {expected}\n  got:      still running after {:?}",
                 STARTUP_PATIENCE + PATIENCE
             ));
         };
         if status.code() != Some(1) {
             self.fail(&format!(
-                "The server did not exit with status 1 although {problem}.\n  expected: exit status 1, and on standard error: {expected}\n  got:      it {}",
+                "The server did not exit with status 1 although {problem}.\n  expected: exit status 1, and on standard error a line with: {expected}\n  got:      it {}",
                 describe_exit(status)
             ));
         }
@@ -329,7 +377,7 @@ impl Server {
                 ""
             };
             self.fail(&format!(
-                "The server's startup error does not say what is wrong: {problem}.\n  expected: exit status 1, and on standard error: {expected}\n  got:      exit status 1, and the output below{diagnosis}"
+                "The server's startup error does not say what is wrong: {problem}.\n  expected: exit status 1, and on standard error a line with: {expected}\n  got:      exit status 1, and the output below{diagnosis}"
             ));
         }
     }
@@ -380,8 +428,16 @@ impl Server {
 
 /// Reads `stream` line by line into `output`, on a thread of its own (a
 /// pipe nobody reads fills up and stalls the program that writes to it).
-fn capture(stream: impl Read + Send + 'static, output: Arc<watch::Sender<Output>>, stdout: bool) {
+/// `stdout` is `Some` for standard output, with the armed shell's input and
+/// the program's process id when the address line must trigger a signal.
+fn capture(
+    stream: impl Read + Send + 'static,
+    output: Arc<watch::Sender<Output>>,
+    stdout: Option<Option<(ChildStdin, u32)>>,
+) {
     std::thread::spawn(move || {
+        let is_stdout = stdout.is_some();
+        let mut trigger = stdout.flatten();
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();
         loop {
@@ -390,8 +446,13 @@ fn capture(stream: impl Read + Send + 'static, output: Arc<watch::Sender<Output>
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let text = without_colors(&String::from_utf8_lossy(&line));
+                    if announced(&text).is_some()
+                        && let Some((mut shell, pid)) = trigger.take()
+                    {
+                        let _ = writeln!(shell, "{pid}");
+                    }
                     output.send_modify(|output| {
-                        if stdout {
+                        if is_stdout {
                             output.stdout.push_str(&text);
                         } else {
                             output.stderr.push_str(&text);
@@ -401,7 +462,7 @@ fn capture(stream: impl Read + Send + 'static, output: Arc<watch::Sender<Output>
             }
         }
         output.send_modify(|output| {
-            if stdout {
+            if is_stdout {
                 output.stdout_closed = true;
             } else {
                 output.stderr_closed = true;
@@ -594,6 +655,12 @@ impl HeldRequest {
             .write_all(HELD_BODY.as_bytes())
             .and_then(|()| self.stream.read_to_end(&mut response));
         let response = String::from_utf8_lossy(&response).into_owned();
+        if response.is_empty() {
+            return Err(match exchange {
+                Ok(_) => "the connection was closed without a response".to_string(),
+                Err(error) => format!("no response: {error}"),
+            });
+        }
         if let Err(error) = exchange {
             return Err(format!("no complete response ({error}), only {response:?}"));
         }
@@ -654,10 +721,9 @@ async fn it_announces_the_address_it_listens_on_and_answers_there() {
 
 #[tokio::test]
 async fn sigterm_right_after_the_announcement_stops_it_with_status_0() {
-    let mut server = Server::start(&[ANY_FREE_PORT]);
-    server.address().await;
+    let mut server = Server::start_and_signal_at_announcement(&[ANY_FREE_PORT], Signal::Term);
 
-    server.send(Signal::Term);
+    server.address().await;
 
     server
         .expect_clean_exit(Signal::Term, "within 5s of SIGTERM")
@@ -701,7 +767,7 @@ async fn a_request_in_flight_at_sigterm_is_answered_before_the_server_exits() {
             Err(error) => error.clone(),
         };
         server.fail(&format!(
-            "The request in flight at SIGTERM did not get its complete answer.\n  request:  POST /echo with the body {HELD_BODY:?} (its head before SIGTERM, its body after)\n  expected: 200 OK with the same body\n  got:      {got}"
+            "The request in flight at SIGTERM did not get its complete answer.\n  request:  POST /echo with the body {HELD_BODY:?} (its head before SIGTERM, its body after)\n  expected: 200 OK with the same body\n  got:      {got}\nA graceful shutdown answers every request in flight before the program ends."
         ));
     }
     server
@@ -742,7 +808,9 @@ async fn an_address_in_use_stops_it_with_status_1_and_a_message_naming_the_addre
         .local_addr()
         .expect("a bound listener has an address")
         .to_string();
-    let mut server = Server::start(&[("APP_BIND_ADDR", &addr)]);
+    // At level error, the only output is the error itself: a log line that
+    // happens to mention the address does not count.
+    let mut server = Server::start(&[("APP_BIND_ADDR", &addr), ("APP_LOG_LEVEL", "error")]);
 
     server
         .expect_startup_error(

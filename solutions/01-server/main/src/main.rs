@@ -36,7 +36,7 @@ async fn run() -> Result<(), String> {
         .with_max_level(config.log_level)
         .with_writer(io::stderr)
         .init();
-    tracing::info!("starting with {config}");
+    tracing::debug!("starting with {config}");
 
     // Before the announcement: from then on, a SIGTERM must find a listener.
     let shutdown =
