@@ -417,6 +417,17 @@ fn absurd_time_limits_are_one_line_errors_not_panics() {
     }
 }
 
+/// Kills what a test left behind, whatever happens to the test.
+struct KillOnDrop(String);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &format!("^sleep {}", self.0)])
+            .status();
+    }
+}
+
 #[test]
 fn grade_trusts_nothing_of_a_learners_tree_but_the_edited_files_and_flags_tampering_code() {
     let instructor = Workbook::new();
@@ -447,23 +458,49 @@ fn grade_trusts_nothing_of_a_learners_tree_but_the_edited_files_and_flags_tamper
 
     let out = tempfile::tempdir().unwrap();
     let url = format!("file://{}", learner.root.display());
-    let run = instructor.run(&[
-        "grade",
-        learner.root.to_str().unwrap(),
-        &url,
-        "--only",
-        "cheats",
-        "--out",
-        out.path().to_str().unwrap(),
-        "--junit",
-    ]);
+    // cheats/vanishes starts `sleep MARKER` in a session of its own with an
+    // empty environment: no process group or marker finds it.
+    let marker = format!("5009.{}", std::process::id());
+    let _cleanup = KillOnDrop(marker.clone());
+    let run = instructor.run_with(
+        Path::new(CHECKER),
+        &[
+            "grade",
+            learner.root.to_str().unwrap(),
+            &url,
+            "--only",
+            "cheats",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--junit",
+        ],
+        &[("VANISH_MARKER", &marker)],
+    );
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    if run.stderr.contains("no PID namespace") {
+        eprintln!("no PID namespace here: the vanished process cannot be held to account");
+    } else {
+        let left = Command::new("pgrep")
+            .args(["-f", &format!("^sleep {marker}")])
+            .output()
+            .unwrap();
+        assert!(
+            left.stdout.is_empty(),
+            "a process the learner's code started outlived grading: {}",
+            String::from_utf8_lossy(&left.stdout)
+        );
+    }
     for name in ["workbook", "workbook-2"] {
         let report: Value = serde_json::from_str(
             &std::fs::read_to_string(out.path().join(format!("{name}.json"))).unwrap(),
         )
         .unwrap();
-        for id in ["cheats/honest", "cheats/replaces", "cheats/restores"] {
+        for id in [
+            "cheats/honest",
+            "cheats/replaces",
+            "cheats/restores",
+            "cheats/vanishes",
+        ] {
             assert_ne!(
                 status(&report, id),
                 "done",
