@@ -110,9 +110,9 @@ pub enum Command {
         /// Also write JUnit XML per learner.
         #[arg(long)]
         junit: bool,
-        /// Grade only this exercise or lesson.
+        /// Grade only this exercise or lesson (may be given more than once).
         #[arg(long, value_name = "ID|LESSON")]
-        only: Option<String>,
+        only: Vec<String>,
         /// Seconds an exercise's tests may run, 1 to 86400.
         #[arg(long, value_name = "SECONDS", value_parser = timeout_secs)]
         timeout: Option<u64>,

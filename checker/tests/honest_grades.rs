@@ -470,6 +470,8 @@ fn grade_trusts_nothing_of_a_learners_tree_but_the_edited_files_and_flags_tamper
             &url,
             "--only",
             "cheats",
+            "--only",
+            "forgery",
             "--out",
             out.path().to_str().unwrap(),
             "--junit",
@@ -500,6 +502,10 @@ fn grade_trusts_nothing_of_a_learners_tree_but_the_edited_files_and_flags_tamper
             "cheats/replaces",
             "cheats/restores",
             "cheats/vanishes",
+            "forgery/exits",
+            "forgery/partial",
+            "forgery/hangs",
+            "forgery/names",
         ] {
             assert_ne!(
                 status(&report, id),

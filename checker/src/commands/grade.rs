@@ -36,16 +36,20 @@ pub struct Request {
     pub learners: Vec<String>,
     pub out: PathBuf,
     pub junit: bool,
-    pub only: Option<String>,
+    /// Exercises or lessons to grade; empty: all.
+    pub only: Vec<String>,
     pub timeout: Option<u64>,
 }
 
 pub fn run(context: &Context, request: Request) -> Result<ExitCode> {
     let instructor = &context.workbook;
-    let selected: Vec<&Exercise> = match &request.only {
-        Some(target) => instructor.select(target)?,
-        None => instructor.exercises().collect(),
-    };
+    let mut selected: Vec<&Exercise> = Vec::new();
+    for target in &request.only {
+        selected.extend(instructor.select(target)?);
+    }
+    if request.only.is_empty() {
+        selected = instructor.exercises().collect();
+    }
     let ids: BTreeSet<&str> = selected.iter().map(|e| e.id.as_str()).collect();
     let work = instructor.path("target").join("grade");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
