@@ -6,6 +6,7 @@ pub mod extractors;
 pub mod health;
 pub mod hello;
 pub mod json;
+pub mod main;
 pub mod middleware;
 pub mod routing;
 pub mod shutdown;

@@ -35,6 +35,10 @@ mod hello;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/json/examples/serve.rs"]
 mod json;
+// server/main has no example: its program is the learner's `main`, and
+// the app it serves is the given `app.rs`.
+#[path = "../../../../lessons/01-server/main/src/app.rs"]
+mod main_app;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/middleware/examples/serve.rs"]
 mod middleware;
@@ -152,6 +156,13 @@ fn examples() -> Vec<Example> {
             |_, _| testing::app(),
         ),
         Example::new(
+            "server/main.md",
+            "cargo run -q -p server-main",
+            // What the reference solution prints with no setting given.
+            |_| "listening on http://127.0.0.1:3000".to_string(),
+            |_, _| main_app::app(),
+        ),
+        Example::new(
             "database/async-access.md",
             "cargo run -q -p database-async-access --example serve",
             |_| async_access::banner(),
@@ -208,6 +219,11 @@ async fn health() {
 #[tokio::test]
 async fn testing() {
     try_it("server/testing.md").await;
+}
+
+#[tokio::test]
+async fn main_program() {
+    try_it("server/main.md").await;
 }
 
 #[tokio::test]
