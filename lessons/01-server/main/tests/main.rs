@@ -163,7 +163,7 @@ impl Server {
                 .spawn()
                 .unwrap_or_else(|error| {
                     panic!(
-                        "\nThe test could not start `sh` to send {}: {error}\n",
+                        "\nThe test could not start `sh` to send {}: {error}. These tests need a Unix shell, `sh`.\n",
                         signal.name()
                     )
                 })
