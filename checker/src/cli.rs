@@ -65,6 +65,16 @@ pub enum Command {
         #[arg(value_name = "ID")]
         id: Option<String>,
     },
+    /// Open the current exercise's (or ID's) section in the rendered book, building it first
+    /// when it is out of date and installing mdBook the first time; with --print, or without a
+    /// terminal or a browser, print the section here with its code listings in place.
+    Book {
+        #[arg(value_name = "ID")]
+        id: Option<String>,
+        /// Print the section in the terminal instead of opening a browser.
+        #[arg(long)]
+        print: bool,
+    },
     /// Restore an exercise's starter files. Asks first, unless --yes.
     Reset {
         #[arg(value_name = "ID")]

@@ -1,5 +1,6 @@
 //! One module per command; this one holds what they share.
 
+pub mod book;
 pub mod check;
 mod dev_check;
 mod dev_checksums;
@@ -104,6 +105,7 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             timeout,
         }) => check::run(&context, target.as_deref(), all, format, timeout),
         Some(Command::Hint { id }) => hint::run(&context, id.as_deref()),
+        Some(Command::Book { id, print }) => book::run(&context, id.as_deref(), print),
         Some(Command::Reset { id, yes }) => reset::run(&context, &id, yes),
         Some(Command::Next) => navigate::next(&context),
         Some(Command::Goto { id }) => navigate::goto(&context, &id),

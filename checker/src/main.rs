@@ -2,6 +2,7 @@
 //! manifest -> run -> outcome -> integrity -> grade -> progress -> render
 //! -> commands -> watch, with `term` (how things look) beneath them all.
 
+mod book;
 mod cli;
 mod commands;
 mod grade;

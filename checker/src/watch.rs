@@ -41,6 +41,8 @@ pub enum Event {
     Tested(Outcome),
     /// A check's outcomes, or why it could not run (cargo could not start, say).
     Finished(Result<Checked, String>),
+    /// A line of news from work in the background (opening the book).
+    Notice(String),
 }
 
 pub fn run(context: &Context, manual: bool) -> Result<ExitCode> {

@@ -560,3 +560,27 @@ fn shell_completions_are_printed_for_bash_zsh_and_fish() {
         );
     }
 }
+
+#[test]
+fn book_prints_a_section_with_its_listings_in_place_when_there_is_no_browser() {
+    let workbook = Workbook::new();
+    // Not a terminal: the section is printed, whatever else is installed.
+    let run = workbook.checker(&["book", "basics/todo"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stdout.contains("{{#"),
+        "an include was left: {}",
+        run.stdout
+    );
+    assert_snapshot!(run.stdout);
+    let printed = workbook.checker(&["book", "basics/todo", "--print"]);
+    assert_eq!(printed.stdout, run.stdout);
+    let unknown = workbook.checker(&["book", "basics/nope"]);
+    assert_eq!(unknown.code, 2);
+    assert_eq!(
+        unknown.stderr.trim().lines().count(),
+        1,
+        "{}",
+        unknown.stderr
+    );
+}

@@ -198,6 +198,7 @@ impl App {
                 }
             }
             Event::Finished(result) => self.finished(result, events)?,
+            Event::Notice(notice) => self.notice = Some(notice),
         }
         Ok(Flow::Continue)
     }
@@ -267,7 +268,7 @@ impl App {
         Flow::Quit
     }
 
-    fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         self.outcome
             .as_ref()
             .is_some_and(|o| o.status == Status::Done)
@@ -328,16 +329,41 @@ impl App {
             KeyCode::Char('x') => self.view = View::Confirm(Confirm::Reset),
             KeyCode::Char('s') if self.is_done() => self.show_solution(),
             KeyCode::Char('s') => self.view = View::Confirm(Confirm::Solution),
-            KeyCode::Char('b') => {
-                let book = &self.exercise().book;
-                let page = book.trim_end_matches(".md");
-                self.notice = Some(format!(
-                    "Book: book/src/{book} · with `mdbook serve book` running: http://localhost:3000/{page}.html"
-                ));
-            }
+            KeyCode::Char('b') => self.open_book(false, events),
+            KeyCode::Char('B') => self.open_book(true, events),
             _ => {}
         }
         Ok(Flow::Continue)
+    }
+
+    /// Opens the section in the browser, in the background: installing
+    /// mdBook or building the book takes a while, and the screen says how
+    /// it goes.
+    fn open_book(&mut self, install: bool, events: &Sender<Event>) {
+        let context = Arc::clone(&self.context);
+        let exercise = self.exercise().clone();
+        let events = events.clone();
+        self.notice = Some("Opening the book...".into());
+        std::thread::spawn(move || {
+            let mut tell = |line: &str| {
+                let _ = events.send(Event::Notice(line.to_string()));
+            };
+            let last = match crate::commands::book::open(&context, &exercise, install, &mut tell) {
+                Ok(page) => format!("Opened {} in your browser.", page.display()),
+                Err(error)
+                    if !install && error.to_string() == crate::commands::book::NOT_INSTALLED =>
+                {
+                    format!(
+                        "{error}: press B to install it (once, a few minutes, needs the network), or read the section in a terminal: `cargo checker book --print`."
+                    )
+                }
+                Err(error) => format!(
+                    "{error:#}. Read it in a terminal: `cargo checker book --print` (or book/src/{}).",
+                    exercise.book
+                ),
+            };
+            tell(&last);
+        });
     }
 
     fn confirm_key(

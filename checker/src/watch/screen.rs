@@ -26,7 +26,7 @@ pub fn render(app: &App, width: u16, height: u16) -> Vec<String> {
         View::Summary(outcomes) => summary(app, outcomes),
     };
     let body: Vec<String> = body.iter().flat_map(|line| wrap(line, width)).collect();
-    let footer = footer(app);
+    let footer = footer(app, width);
     let room = height.saturating_sub(lines.len() + footer.len());
     if body.len() > room {
         let shown = room.saturating_sub(1);
@@ -365,12 +365,16 @@ fn summary(app: &App, outcomes: &[Outcome]) -> Vec<String> {
     lines
 }
 
-fn footer(app: &App) -> Vec<String> {
+fn footer(app: &App, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(notice) = &app.notice {
-        lines.push(notice.clone());
+        // A notice may hold a path or a command: wrapped, never cut.
+        lines.extend(wrap(notice, width));
     }
     let keys = match &app.view {
+        View::Exercise if app.is_done() => {
+            "n next · h hint · l list · c check all · x reset · s solution · b book · q quit"
+        }
         View::Exercise => "h hint · l list · c check all · x reset · s solution · b book · q quit",
         View::List(list) if list.searching => "type to search · Enter done · Esc done",
         View::List(_) => "↑↓ move · Enter go · / search · f filter · Esc back",
