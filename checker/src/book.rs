@@ -64,13 +64,12 @@ fn expand_line(dir: &Path, line: &str) -> String {
             .strip_prefix("include ")
             .or_else(|| body.strip_prefix("rustdoc_include "));
         out.push_str(&rest[..start]);
-        match target {
-            Some(target) => match include(dir, target.trim()) {
+        // `{{#title ...}}` and friends show nothing.
+        if let Some(target) = target {
+            match include(dir, target.trim()) {
                 Ok(text) => out.push_str(text.trim_end_matches('\n')),
                 Err(error) => out.push_str(&format!("[{error}]")),
-            },
-            // `{{#title ...}}` and friends show nothing.
-            None => {}
+            }
         }
         rest = &after[end + 2..];
     }
