@@ -20,8 +20,9 @@ cargo fmt --all --check
 step "Lints (cargo clippy, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "The checker's own tests"
+step "The checker's own tests, and the testkit's"
 cargo test --package checker --locked
+cargo test --package testkit --lib --locked
 
 step "Manifests agree with the files (checker dev check)"
 cargo run --quiet --locked --package checker -- dev check

@@ -408,11 +408,43 @@ impl Reply {
             let _ = write!(text, "\n            {name}: {value}");
         }
         if !self.body.is_empty() {
-            let _ = write!(text, "\n            {}", quote(&self.body));
+            match pretty_json(&self.body) {
+                // A JSON body reads as JSON, not as an escaped string.
+                Some(pretty) => {
+                    for line in pretty.lines() {
+                        let _ = write!(text, "\n            {line}");
+                    }
+                }
+                None => {
+                    let _ = write!(text, "\n            {}", quote(&self.body));
+                }
+            }
         }
         text.push('\n');
         text
     }
+}
+
+/// How many lines of a pretty-printed JSON body a failure message shows.
+const JSON_LINES_LIMIT: usize = 40;
+
+/// `body` pretty-printed, if it is a JSON object or array, cut to a
+/// readable length.
+fn pretty_json(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    if !value.is_object() && !value.is_array() {
+        return None;
+    }
+    let pretty = serde_json::to_string_pretty(&value).ok()?;
+    let lines: Vec<&str> = pretty.lines().collect();
+    if lines.len() <= JSON_LINES_LIMIT {
+        return Some(pretty);
+    }
+    Some(format!(
+        "{}\n... ({} lines in all)",
+        lines[..JSON_LINES_LIMIT].join("\n"),
+        lines.len()
+    ))
 }
 
 /// `200 OK`, `404 Not Found`, ...
@@ -433,4 +465,24 @@ pub fn quote(text: &str) -> String {
     }
     let cut: String = text.chars().take(BODY_QUOTE_LIMIT).collect();
     format!("{cut:?}... ({} bytes in all)", text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_body_is_shown_as_json_and_anything_else_quoted() {
+        let pretty = pretty_json(r#"{"hits":7967,"tags":["a"]}"#).unwrap();
+        assert_eq!(
+            pretty,
+            "{\n  \"hits\": 7967,\n  \"tags\": [\n    \"a\"\n  ]\n}"
+        );
+        assert_eq!(pretty_json("42"), None, "a bare number is quoted as text");
+        assert_eq!(pretty_json("Hello, world!"), None);
+        let long = format!("[{}]", vec!["1"; 100].join(","));
+        let cut = pretty_json(&long).unwrap();
+        assert_eq!(cut.lines().count(), JSON_LINES_LIMIT + 1);
+        assert!(cut.ends_with("(102 lines in all)"), "{cut}");
+    }
 }

@@ -84,7 +84,8 @@ pub fn run(context: &Context, format: ListFormat) -> Result<ExitCode> {
                     };
                     println!(
                         "{pointer} {mark} {:<26} {:<28} {score:>6}  {status}",
-                        exercise.id, exercise.title
+                        exercise.id,
+                        fit(&exercise.title, 28)
                     );
                 }
                 println!();
@@ -93,4 +94,28 @@ pub fn run(context: &Context, format: ListFormat) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` cut to `width` characters, with an ellipsis where it was cut, so
+/// that a long title never runs into the next column.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{}…", kept.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn a_long_title_is_cut_to_its_column_with_an_ellipsis() {
+        assert_eq!(fit("Hello, world", 28), "Hello, world");
+        let long = fit("Code that replaces other test binaries and the checker", 28);
+        assert_eq!(long.chars().count(), 28);
+        assert!(long.ends_with('…'), "{long}");
+        assert_eq!(fit("é".repeat(30).as_str(), 28).chars().count(), 28);
+    }
 }

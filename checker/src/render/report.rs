@@ -27,8 +27,14 @@ fn overall(progress: &Progress, workbook: &Workbook) -> Summary {
     )
 }
 
+/// The status as JSON names it (`not_started`, `timed_out`).
 fn status_name(grade: &Grade) -> &'static str {
     grade.status.map_or("not_started", |status| status.as_str())
+}
+
+/// The status in words, as `list` shows it (`not started`, `timed out`).
+fn status_words(grade: &Grade) -> String {
+    status_name(grade).replace('_', " ")
 }
 
 /// Where the figures come from, in words.
@@ -66,7 +72,7 @@ pub fn text(workbook: &Workbook, progress: &Progress, verified: bool) -> String 
                 out,
                 "    {:<36} {:>9} {:>9} {:>6.1}%",
                 exercise.id,
-                status_name(&grade),
+                status_words(&grade),
                 tests,
                 grade.score() * 100.0
             );
@@ -173,7 +179,7 @@ pub fn markdown(workbook: &Workbook, progress: &Progress, verified: bool) -> Str
                 "| `{}` {} | {} | {}/{} | {hints} |",
                 exercise.id,
                 exercise.title,
-                status_name(&grade),
+                status_words(&grade),
                 grade.tests_passed,
                 grade.tests_total
             );

@@ -134,14 +134,49 @@ fn progress_line() -> OnProgress {
     })
 }
 
-/// Build progress for a terminal, or only the wait for cargo's lock for
-/// other output.
+/// Build progress for a terminal; for other output (a script, CI, an
+/// editor's task), the wait for cargo's lock and, for a long build, a line
+/// every few seconds, so that a first build of minutes is not silent.
 pub fn build_feedback(terminal: bool) -> OnProgress {
     if terminal {
-        progress_line()
-    } else {
-        lock_notice()
+        return progress_line();
     }
+    let lock = lock_notice();
+    let slow = slow_build_lines();
+    Arc::new(move |progress: &BuildProgress| {
+        lock(progress);
+        slow(progress);
+    })
+}
+
+/// How long a build goes before a line says how far it got, and how often.
+const SLOW_BUILD_FIRST: Duration = Duration::from_secs(5);
+const SLOW_BUILD_EVERY: Duration = Duration::from_secs(10);
+
+/// `   Building 37/141: axum`, once the build has taken a while, then every
+/// few seconds; a quick build says nothing.
+fn slow_build_lines() -> OnProgress {
+    let started = std::time::Instant::now();
+    let next = std::sync::Mutex::new(started + SLOW_BUILD_FIRST);
+    Arc::new(move |progress: &BuildProgress| {
+        if progress.waiting_for_lock || progress.total == 0 {
+            return;
+        }
+        let mut next = next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if now >= *next {
+            *next = now + SLOW_BUILD_EVERY;
+            eprintln!(
+                "   Building {}/{}: {} ({} s so far)",
+                progress.done,
+                progress.total,
+                progress.current,
+                started.elapsed().as_secs()
+            );
+        }
+    })
 }
 
 /// Says once, in a line of its own, that the build waits for another cargo:

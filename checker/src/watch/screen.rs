@@ -166,8 +166,7 @@ fn verdict_lines(app: &App, outcome: &Outcome, lines: &mut Vec<String>) {
             }
         }
         Status::Failed | Status::TimedOut | Status::Modified => {
-            let dir = format!("{}/", app.exercise().dir.display());
-            failures(outcome, &dir, lines);
+            failures(outcome, lines);
         }
     }
     for note in &outcome.notes {
@@ -204,18 +203,18 @@ fn done(app: &App, outcome: &Outcome, lines: &mut Vec<String>) {
     );
 }
 
-fn failures(outcome: &Outcome, dir: &str, lines: &mut Vec<String>) {
+fn failures(outcome: &Outcome, lines: &mut Vec<String>) {
     let mut failing = outcome.failures();
     let Some(first) = failing.next() else { return };
     let failure = first
         .failure
         .as_ref()
         .expect("a failing test has a failure");
-    // Paths inside the exercise are shown from its folder: short enough for 80 columns.
+    // From the workbook's root, as `check` shows it: one way to name a file.
     let location = failure
         .location
         .as_deref()
-        .map(|l| format!(" (at {})", l.strip_prefix(dir).unwrap_or(l)))
+        .map(|l| format!(" (at {l})"))
         .unwrap_or_default();
     lines.push(String::new());
     lines.push(format!(
