@@ -3,7 +3,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,8 @@ pub fn app() -> Router {
         .route("/jobs", post(start_job))
         .route("/notes/check", post(check_note))
         .route("/notes/check-again", post(check_note_again))
+        .route("/notes", post(publish))
+        .route("/notes/again", post(publish_again))
 }
 
 // ANCHOR: types
@@ -63,6 +65,38 @@ async fn start_job() -> impl IntoResponse {
     )
 }
 // ANCHOR_END: status_and_headers
+
+// ANCHOR: two_answers
+/// Publishes a note: `201 Created` with its preview as JSON, or `422` with a
+/// sentence when the title is blank. The two answers have different types;
+/// `.into_response()` turns each into the one type `Response`.
+async fn publish(Json(draft): Json<NoteDraft>) -> Response {
+    if draft.title.trim().is_empty() {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "a note needs a title").into_response();
+    }
+    (StatusCode::CREATED, Json(preview_of(draft))).into_response()
+}
+
+/// The same with `Result`: axum answers `Ok` with the first type and `Err`
+/// with the second, both `IntoResponse`, and the types say what each
+/// answer is. `?` can return the `Err` early.
+async fn publish_again(
+    Json(draft): Json<NoteDraft>,
+) -> Result<(StatusCode, Json<NotePreview>), (StatusCode, &'static str)> {
+    if draft.title.trim().is_empty() {
+        return Err((StatusCode::UNPROCESSABLE_ENTITY, "a note needs a title"));
+    }
+    Ok((StatusCode::CREATED, Json(preview_of(draft))))
+}
+// ANCHOR_END: two_answers
+
+fn preview_of(draft: NoteDraft) -> NotePreview {
+    NotePreview {
+        title: draft.title,
+        word_count: draft.text.split_whitespace().count(),
+        tag_count: draft.tags.len(),
+    }
+}
 
 // ANCHOR: rejection
 /// `Result<Json<_>, JsonRejection>` hands a bad body to the handler, which

@@ -4,15 +4,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tracing::{Level, Span};
 use tracing_subscriber::EnvFilter;
 
 // ANCHOR: no_store
@@ -80,6 +81,79 @@ pub fn layered_app() -> Router {
     stacked_by_router
 }
 // ANCHOR_END: order
+
+// ANCHOR: request_id
+/// The two request-id layers of tower-http, for a header of this service's
+/// choosing, `x-correlation-id`. Both take the header's name; the setting
+/// layer also takes what mints a fresh id (`MakeRequestUuid`: a random UUID).
+pub fn correlated_app() -> Router {
+    let correlation_id = HeaderName::from_static("x-correlation-id");
+    let ids = ServiceBuilder::new()
+        // Outer: a request without the header gets one, a fresh UUID; a
+        // request that has one keeps it. Either way it is on the request.
+        .layer(SetRequestIdLayer::new(
+            correlation_id.clone(),
+            MakeRequestUuid,
+        ))
+        // Inner: notes the request's id on the way in, and sets it on the
+        // response on the way out. Outside `SetRequestIdLayer`, it would
+        // look before an id was minted, and find none.
+        .layer(PropagateRequestIdLayer::new(correlation_id));
+
+    Router::new()
+        .route("/", get(show_correlation_id))
+        .layer(ids)
+}
+
+/// A handler sees the id as an ordinary request header.
+async fn show_correlation_id(headers: HeaderMap) -> String {
+    let id = headers.get("x-correlation-id");
+    let id = id.and_then(|value| value.to_str().ok()).unwrap_or("none");
+    format!("this request is {id}")
+}
+// ANCHOR_END: request_id
+
+// ANCHOR: fields
+/// An event with fields. A field is `name = value`, or just `name` for a
+/// variable of that name. Numbers, `bool`s and text are recorded as they
+/// are; any other value must say how to become text: `%` with its
+/// `Display`, `?` with its `Debug`.
+pub fn log_an_order(customer: &str, items: &[&str], status: StatusCode, total_cents: i64) {
+    tracing::info!(
+        %customer,   // Display: the text itself
+        ?items,      // a slice has no Display; Debug shows the list
+        %status,     // Display: `201 Created` (Debug would say `201`)
+        total_cents, // a number, recorded as it is
+        "order paid"
+    );
+}
+// ANCHOR_END: fields
+
+// ANCHOR: make_span
+/// A span of our own for each request: the method and the URI with `%`
+/// (their `Display` is what a person reads), and the client's
+/// `user-agent` header, or `-` when it sent none (or one that is not text).
+fn request_span(request: &Request) -> Span {
+    let agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        uri = %request.uri(),
+        agent,
+    )
+}
+
+pub fn agent_traced_app() -> Router {
+    Router::new()
+        .route("/", get(|| async { "hello" }))
+        // A function, or a closure, from `&Request` to `Span`.
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+// ANCHOR_END: make_span
 
 // ANCHOR: trace
 /// `TraceLayer` with its parts chosen. By default its spans and events are at

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
@@ -106,3 +106,52 @@ pub fn likes_app() -> Router {
         .with_state(Likes::default())
 }
 // ANCHOR_END: across_await
+
+// ANCHOR: from_ref
+/// The state of an app with two parts. Each handler asks for the part it
+/// uses, `State<Guestbook>` or `State<Likes>`, and never sees the other.
+#[derive(Clone, Default)]
+pub struct AppState {
+    guestbook: Guestbook,
+    likes: Likes,
+}
+
+/// How to get a `Guestbook` out of an `AppState`: with this, a handler of a
+/// `Router<AppState>` may take `State<Guestbook>`. axum calls it for every
+/// request that asks, so it hands out a clone: cheap, an `Arc` inside.
+impl FromRef<AppState> for Guestbook {
+    fn from_ref(state: &AppState) -> Guestbook {
+        state.guestbook.clone()
+    }
+}
+
+impl FromRef<AppState> for Likes {
+    fn from_ref(state: &AppState) -> Likes {
+        state.likes.clone()
+    }
+}
+
+pub fn combined_app() -> Router {
+    Router::new()
+        .route("/entries", get(list_entries).post(sign)) // State<Guestbook>
+        .route("/posts/{post}/like", post(like_and_notify)) // State<Likes>
+        .with_state(AppState::default())
+}
+// ANCHOR_END: from_ref
+
+// ANCHOR: derive_from_ref
+/// The same, written by a derive: `#[derive(FromRef)]` (axum's `macros`
+/// feature) implements `FromRef<Shop>` for the type of every field.
+#[derive(Clone, Default, FromRef)]
+pub struct Shop {
+    guestbook: Guestbook,
+    likes: Likes,
+}
+
+pub fn shop_app() -> Router {
+    Router::new()
+        .route("/entries", get(list_entries).post(sign))
+        .route("/posts/{post}/like", post(like_and_notify))
+        .with_state(Shop::default())
+}
+// ANCHOR_END: derive_from_ref

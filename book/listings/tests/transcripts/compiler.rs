@@ -47,7 +47,10 @@ fn axum_library(scratch: &Path) -> PathBuf {
         })
         .collect();
     candidates.sort();
-    let control = "pub fn app() -> axum::Router { axum::Router::new() }";
+    // The axum of the workspace, with its `macros` feature.
+    let control = "#[axum::debug_handler] async fn root() {} \
+                   pub fn app() -> axum::Router { \
+                   axum::Router::new().route(\"/\", axum::routing::get(root)) }";
     candidates
         .into_iter()
         .find(|axum| check(scratch, axum, control).0)

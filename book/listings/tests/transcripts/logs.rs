@@ -40,6 +40,18 @@ pub fn field(log: &Log, message: &str, field: &str) -> String {
         })
 }
 
+/// The first line logged whose text contains `message`, as the subscriber
+/// wrote it (time, level, module, message and fields).
+#[track_caller]
+pub fn line(log: &Log, message: &str) -> String {
+    let text =
+        String::from_utf8_lossy(&log.lock().expect("the log is never poisoned")).into_owned();
+    text.lines()
+        .find(|line| line.contains(message))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no event `{message}` was logged:\n{text}"))
+}
+
 /// Appends what the subscriber writes to the record.
 struct Writer(Log);
 

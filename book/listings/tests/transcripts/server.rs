@@ -181,6 +181,21 @@ async fn json_names_the_status_and_the_rejection_of_each_bad_body() {
     );
 }
 
+#[test]
+fn middleware_shows_the_fields_of_an_event_as_fmt_prints_them() {
+    let log = logs::capture();
+    server::middleware::log_an_order("Ada Lovelace", &["tea", "milk"], StatusCode::CREATED, 1999);
+    // `2026-11-30T08:48:48.123Z  INFO book_listings::server::middleware: order paid ...`
+    let message = logs::line(&log, "order paid");
+    let shown = message
+        .split_once(": ")
+        .map_or(message.as_str(), |(_, shown)| shown);
+    Page::open("server/middleware.md").assert_block(
+        &format!("the event of the listing's `log_an_order`, as `fmt` prints it ({message})"),
+        shown,
+    );
+}
+
 #[tokio::test]
 async fn errors_quotes_the_database_error_a_broken_schema_gives() {
     let log = logs::capture();
@@ -304,28 +319,15 @@ fn beside(left: &str, right: &str, width: usize) -> String {
         .collect()
 }
 
+/// The handler of `failing/server/lock_across_await.rs`, which holds a
+/// `std::sync::MutexGuard` across an `.await`, as the book shows it.
+const LOCK_ACROSS_AWAIT: &str = include_str!("../../failing/server/lock_across_await.rs");
+
 #[test]
 fn state_quotes_the_compiler_error_for_a_lock_held_across_an_await() {
-    // A handler that holds a `std::sync::MutexGuard` across an `.await`.
-    let source = r#"
-        use std::sync::{Arc, Mutex};
-        use axum::{Router, extract::State, routing::post};
-
-        async fn save(_likes: u64) {}
-
-        async fn like(State(likes): State<Arc<Mutex<u64>>>) -> String {
-            let mut guard = likes.lock().unwrap();
-            *guard += 1;
-            save(*guard).await;
-            guard.to_string()
-        }
-
-        pub fn app() -> Router {
-            Router::new()
-                .route("/like", post(like))
-                .with_state(Arc::new(Mutex::new(0)))
-        }
-    "#;
+    // The handler without `#[debug_handler]`: axum's own error.
+    let source = LOCK_ACROSS_AWAIT.replace("#[axum::debug_handler]\n", "");
+    let source = source.as_str();
     let errors = compiler::errors_of(source);
     // error[E0277]: the trait bound `fn(State<...>) -> ... {like}: Handler<_, _>` is not satisfied
     let first = errors.lines().next().unwrap_or_default();
@@ -351,4 +353,88 @@ fn state_quotes_the_compiler_error_for_a_lock_held_across_an_await() {
         &format!("the label of rustc's error for the handler\n{errors}"),
         label,
     );
+    // Its note: "Consider using `#[axum::debug_handler]` to improve the error message".
+    let note = errors
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("= note: Consider"))
+        .map(|rest| format!("Consider{rest}"))
+        .unwrap_or_default();
+    page.assert_quote(
+        &format!("the note under rustc's error for the handler\n{errors}"),
+        &note,
+    );
+}
+
+#[test]
+fn state_quotes_what_debug_handler_says_of_a_lock_held_across_an_await() {
+    let errors = compiler::errors_of(LOCK_ACROSS_AWAIT);
+    let page = Page::open("server/state.md");
+    // error: future cannot be sent between threads safely
+    let first = errors.lines().next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    page.assert_quote(
+        &format!("the error `#[debug_handler]` gives for the handler\n{errors}"),
+        message,
+    );
+    // Its labels: "has type `std::sync::MutexGuard<'_, u64>` which is not `Send`"
+    // and "await occurs here, with `mut guard` maybe used later".
+    for start in ["has type", "await occurs here"] {
+        let label = errors
+            .lines()
+            .find_map(|line| line.find(start).map(|at| &line[at..]))
+            .unwrap_or_default();
+        page.assert_quote(
+            &format!("the label `{start} ...` of that error\n{errors}"),
+            label,
+        );
+    }
+}
+
+#[test]
+fn json_quotes_the_compiler_errors_for_two_kinds_of_answer() {
+    let page = Page::open("server/json.md");
+    // Two answers of two types, from the two branches of an `if`.
+    let source = r#"
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+
+        pub async fn publish(title: String) -> impl IntoResponse {
+            if title.trim().is_empty() {
+                (StatusCode::UNPROCESSABLE_ENTITY, "a note needs a title")
+            } else {
+                StatusCode::CREATED
+            }
+        }
+    "#;
+    let errors = compiler::errors_of(source);
+    page.assert_quote(
+        &format!("rustc's error for an `if` whose branches answer two types\n{errors}"),
+        first_error_message(&errors),
+    );
+    // The same, with the refusal leaving early by `return`.
+    let source = r#"
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+
+        pub async fn publish(title: String) -> impl IntoResponse {
+            if title.trim().is_empty() {
+                return (StatusCode::UNPROCESSABLE_ENTITY, "a note needs a title");
+            }
+            StatusCode::CREATED
+        }
+    "#;
+    let errors = compiler::errors_of(source);
+    page.assert_quote(
+        &format!("rustc's error for a `return` of another type than the last answer\n{errors}"),
+        first_error_message(&errors),
+    );
+}
+
+/// `if` and `else` have incompatible types, from
+/// `error[E0308]: `if` and `else` have incompatible types`.
+fn first_error_message(errors: &str) -> &str {
+    let first = errors.lines().next().unwrap_or_default();
+    first
+        .split_once("]: ")
+        .map_or(first, |(_, message)| message)
 }
