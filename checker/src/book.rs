@@ -51,29 +51,51 @@ pub fn section_text(workbook: &Workbook, exercise: &Exercise) -> Result<String> 
     Ok(out)
 }
 
-/// One line with its includes expanded (an include that cannot be read is
-/// left as it is, with a note, so the rest still reads).
-fn expand_line(dir: &Path, line: &str) -> String {
-    let mut out = String::new();
-    let mut rest = line;
-    while let Some(start) = rest.find("{{#") {
-        let after = &rest[start + 3..];
-        let Some(end) = after.find("}}") else { break };
-        let body = &after[..end];
+/// mdBook's `{{#...}}` directives on a line: where each starts and ends,
+/// and for an include (`include`, `rustdoc_include`) its target.
+fn directives(line: &str) -> Vec<(usize, usize, Option<&str>)> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(start) = line[from..].find("{{#").map(|at| from + at) {
+        let Some(end) = line[start + 3..].find("}}").map(|at| start + 3 + at) else {
+            break;
+        };
+        let body = &line[start + 3..end];
         let target = body
             .strip_prefix("include ")
-            .or_else(|| body.strip_prefix("rustdoc_include "));
-        out.push_str(&rest[..start]);
-        // `{{#title ...}}` and friends show nothing.
+            .or_else(|| body.strip_prefix("rustdoc_include "))
+            .map(str::trim);
+        found.push((start, end + 2, target));
+        from = end + 2;
+    }
+    found
+}
+
+/// The targets of the includes on a line (`path` or `path:anchor`).
+pub fn includes(line: &str) -> Vec<String> {
+    directives(line)
+        .into_iter()
+        .filter_map(|(_, _, target)| target.map(String::from))
+        .collect()
+}
+
+/// One line with its includes expanded (an include that cannot be read is
+/// left as it is, with a note, so the rest still reads); other directives
+/// (`{{#title}}`) show nothing.
+fn expand_line(dir: &Path, line: &str) -> String {
+    let mut out = String::new();
+    let mut shown = 0;
+    for (start, end, target) in directives(line) {
+        out.push_str(&line[shown..start]);
         if let Some(target) = target {
-            match include(dir, target.trim()) {
+            match include(dir, target) {
                 Ok(text) => out.push_str(text.trim_end_matches('\n')),
                 Err(error) => out.push_str(&format!("[{error}]")),
             }
         }
-        rest = &after[end + 2..];
+        shown = end;
     }
-    out.push_str(rest);
+    out.push_str(&line[shown..]);
     out
 }
 

@@ -11,6 +11,9 @@ mod common;
 use common::copy_tree;
 #[path = "common/git.rs"]
 mod git;
+#[path = "common/report.rs"]
+mod report;
+use report::exercise;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -112,17 +115,7 @@ impl Workbook {
 }
 
 fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
-}
-
-fn exercise<'a>(document: &'a Value, id: &str) -> &'a Value {
-    document["exercises"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {document:#}"))
+    report::parse(&run.stdout, &run.stderr)
 }
 
 fn status(document: &Value, id: &str) -> String {

@@ -20,6 +20,9 @@ mod common;
 use common::copy_tree;
 #[path = "common/pty.rs"]
 mod pty;
+#[path = "common/report.rs"]
+mod report;
+use report::exercise;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -408,18 +411,7 @@ impl Watcher {
 }
 
 fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
-}
-
-/// The exercise `id` of a `check --format json` document.
-fn exercise<'a>(document: &'a Value, id: &str) -> &'a Value {
-    document["exercises"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {document:#}"))
+    report::parse(&run.stdout, &run.stderr)
 }
 
 fn first_failure(exercise: &Value) -> String {

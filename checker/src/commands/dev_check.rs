@@ -410,21 +410,7 @@ fn check_include(dir: &Path, include: &str, at: &str, problems: &mut Vec<String>
 
 /// `{{#include path:anchor}}` and `{{#rustdoc_include ...}}` on a line.
 fn includes(line: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut rest = line;
-    while let Some(start) = rest.find("{{#") {
-        let after = &rest[start + 3..];
-        let Some(end) = after.find("}}") else { break };
-        let body = &after[..end];
-        if let Some(target) = body
-            .strip_prefix("include ")
-            .or_else(|| body.strip_prefix("rustdoc_include "))
-        {
-            found.push(target.trim().to_string());
-        }
-        rest = &after[end + 2..];
-    }
-    found
+    crate::book::includes(line)
 }
 
 /// Relative Markdown links `[text](target)`; web links and in-page anchors are not files.

@@ -19,13 +19,14 @@ pub fn check(workbook: &Workbook, exercises: &[&Exercise], outcomes: &[Outcome])
                 .iter()
                 .map(|e| e.rendered.clone())
                 .collect();
-            let _ = write!(
-                suites,
-                "  <testsuite name=\"{id}\" tests=\"1\" failures=\"0\" errors=\"1\" time=\"{time:.3}\">\n    \
-                 <testcase classname=\"{id}\" name=\"build\" time=\"{time:.3}\">\n      \
-                 <error message=\"does not compile\">{}</error>\n    </testcase>\n  </testsuite>\n",
-                escape(&strip_ansi(&rendered.join("\n"))),
-                id = escape(&exercise.id),
+            let detail = strip_ansi(&rendered.join("\n"));
+            one_error(
+                &mut suites,
+                &exercise.id,
+                time,
+                "build",
+                "does not compile",
+                &detail,
             );
             continue;
         }
@@ -38,17 +39,15 @@ pub fn check(workbook: &Workbook, exercises: &[&Exercise], outcomes: &[Outcome])
                 .iter()
                 .map(|file| file.display().to_string())
                 .collect();
-            let _ = write!(
-                suites,
-                "  <testsuite name=\"{id}\" tests=\"1\" failures=\"0\" errors=\"1\" time=\"{time:.3}\">\n    \
-                 <testcase classname=\"{id}\" name=\"integrity\" time=\"{time:.3}\">\n      \
-                 <error message=\"not graded: files that grade it were changed\">{}</error>\n    </testcase>\n  </testsuite>\n",
-                escape(&format!(
-                    "{}\n{}",
-                    files.join("\n"),
-                    outcome.notes.join("\n")
-                )),
-                id = escape(&exercise.id),
+            let detail = format!("{}\n{}", files.join("\n"), outcome.notes.join("\n"));
+            let message = "not graded: files that grade it were changed";
+            one_error(
+                &mut suites,
+                &exercise.id,
+                time,
+                "integrity",
+                message,
+                &detail,
             );
             continue;
         }
@@ -87,6 +86,19 @@ pub fn check(workbook: &Workbook, exercises: &[&Exercise], outcomes: &[Outcome])
          errors=\"{errors}\" time=\"{seconds:.3}\">\n{suites}</testsuites>\n",
         escape(&workbook.title)
     )
+}
+
+/// A suite of one test case that is an error: the exercise could not be
+/// graded test by test.
+fn one_error(suites: &mut String, id: &str, time: f64, case: &str, message: &str, detail: &str) {
+    let _ = write!(
+        suites,
+        "  <testsuite name=\"{id}\" tests=\"1\" failures=\"0\" errors=\"1\" time=\"{time:.3}\">\n    \
+         <testcase classname=\"{id}\" name=\"{case}\" time=\"{time:.3}\">\n      \
+         <error message=\"{message}\">{}</error>\n    </testcase>\n  </testsuite>\n",
+        escape(detail),
+        id = escape(id),
+    );
 }
 
 fn escape(text: &str) -> String {
