@@ -9,3 +9,4 @@ pub mod queries;
 pub mod schema;
 pub mod search;
 pub mod transactions;
+pub mod upsert;

@@ -581,3 +581,89 @@ fn tokens(tokenizer: &str, text: &str) -> Vec<String> {
         .collect::<rusqlite::Result<_>>()
         .expect("every word reads")
 }
+
+#[test]
+fn upsert_quotes_sqlite_and_shows_each_kind_of_upsert_at_work() {
+    use book_listings::database::upsert;
+
+    let page = Page::open("database/upsert.md");
+    let db = memory();
+    upsert::create_tables(&db).expect("the tables are made");
+    // A conflict target that is no UNIQUE column.
+    let error = error_of(
+        &db,
+        "INSERT INTO settings (key, value) VALUES ('theme', 'dark')
+         ON CONFLICT (value) DO UPDATE SET value = excluded.value",
+    );
+    page.assert_quote(
+        "SQLite's error for a conflict target that is not unique",
+        &error,
+    );
+
+    // What the page says of the listings holds: a set setting replaces the
+    // value, views count up, `DO NOTHING` changes no row the second time,
+    // and the look-then-decide version counts alike on one connection.
+    upsert::set_setting(&db, "theme", "light").expect("the setting is set");
+    upsert::set_setting(&db, "theme", "dark").expect("the setting is set again");
+    let value: String = db
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'theme'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the setting is there");
+    assert!(
+        value == "dark",
+        "`set_setting` left the value {value:?}, not \"dark\""
+    );
+    let views: Vec<i64> = (0..3)
+        .map(|_| upsert::count_view(&db, "/").expect("a view is counted"))
+        .chain((0..2).map(|_| upsert::count_view_racy(&db, "/").expect("a view is counted")))
+        .collect();
+    assert!(
+        views == [1, 2, 3, 4, 5],
+        "`count_view` and `count_view_racy` counted {views:?}, not 1 to 5"
+    );
+    let first = upsert::subscribe(&db, "ada@example.com").expect("the subscriber is added");
+    let again = upsert::subscribe(&db, "ada@example.com").expect("the second try is no error");
+    assert!(
+        (first, again) == (true, false),
+        "`subscribe` said {first} then {again}, not true then false"
+    );
+    // `DO NOTHING` with `RETURNING`: no row when nothing was inserted.
+    let returned = db
+        .prepare(
+            "INSERT INTO subscribers (email) VALUES ('ada@example.com')
+             ON CONFLICT (email) DO NOTHING RETURNING id",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()
+        })
+        .expect("the statement runs")
+        .len();
+    assert!(
+        returned == 0,
+        "the page says `DO NOTHING ... RETURNING` returns no row when nothing was inserted; \
+         it returned {returned}"
+    );
+    // `last_insert_rowid` after an upsert that updates: the earlier insert's.
+    db.execute(
+        "INSERT INTO subscribers (email) VALUES ('grace@example.com')",
+        [],
+    )
+    .expect("a subscriber is added");
+    let grace = db.last_insert_rowid();
+    db.execute(
+        "INSERT INTO settings (key, value) VALUES ('theme', 'light')
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [],
+    )
+    .expect("the setting is updated");
+    assert!(
+        db.last_insert_rowid() == grace,
+        "the page says an upsert that updates leaves `last_insert_rowid` alone; it became {}",
+        db.last_insert_rowid()
+    );
+}
