@@ -584,3 +584,25 @@ fn book_prints_a_section_with_its_listings_in_place_when_there_is_no_browser() {
         unknown.stderr
     );
 }
+
+#[test]
+fn report_repeats_recorded_results_and_verify_checks_them_again() {
+    let workbook = Workbook::new();
+    // A progress file that claims more than the code earns.
+    workbook.write(
+        ".workbook-progress.json",
+        r#"{"version": 1, "exercises": {"basics/todo": {"status": "done", "tests_passed": 2, "tests_total": 2}}}"#,
+    );
+    let recorded: serde_json::Value =
+        serde_json::from_str(&workbook.checker(&["report", "--format", "json"]).stdout).unwrap();
+    assert_eq!(recorded["source"], "recorded");
+    assert_eq!(recorded["lessons"][0]["exercises"][0]["status"], "done");
+    let text = workbook.checker(&["report"]).stdout;
+    assert!(text.contains("results your last checks recorded"), "{text}");
+
+    let verified = workbook.checker(&["report", "--verify", "--format", "json"]);
+    let verified: serde_json::Value = serde_json::from_str(&verified.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", verified.stdout, verified.stderr));
+    assert_eq!(verified["source"], "verified");
+    assert_eq!(verified["lessons"][0]["exercises"][0]["status"], "failed");
+}
