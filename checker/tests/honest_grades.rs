@@ -541,3 +541,65 @@ fn grade_trusts_nothing_of_a_learners_tree_but_the_edited_files_and_flags_tamper
             .unwrap();
     assert_eq!(status(&report, "forgery/forges"), "done", "{report:#}");
 }
+
+#[test]
+fn updates_pulled_from_the_workbooks_upstream_are_as_given_but_local_edits_are_not() {
+    let upstream = Workbook::new();
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path().join("learner");
+    let output = Command::new("git")
+        .args([
+            "clone",
+            "-q",
+            upstream.root.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let learner = Workbook {
+        _dir: dir,
+        root: clone,
+    };
+    learner.solve("06-cheats", "honest");
+    // First use records the baseline.
+    assert_eq!(
+        status(&learner.check("cheats/honest"), "cheats/honest"),
+        "done"
+    );
+
+    // The workbook's authors add a test, and the learner pulls it.
+    let test = "lessons/06-cheats/honest/tests/honest.rs";
+    let more = format!(
+        "{}\n#[test]\nfn adds_ones() {{\n    assert_eq!(add(1, 1), 2);\n}}\n",
+        upstream.read(test)
+    );
+    upstream.write(test, &more);
+    assert_eq!(upstream.run(&["dev", "checksums"]).code, Some(0));
+    git::git(&upstream.root, &["commit", "-qam", "one more test"]);
+    git::git(
+        &learner.root,
+        &["-c", "pull.rebase=false", "pull", "-q", "--no-edit"],
+    );
+    let pulled = learner.check("cheats/honest");
+    let honest = exercise(&pulled, "cheats/honest");
+    assert_eq!(
+        honest["status"], "done",
+        "a pulled update is not tampering: {honest:#}"
+    );
+    assert_eq!(honest["tests_total"], 3);
+
+    // An edit of the learner's own is still one.
+    learner.write(
+        test,
+        &learner.read(test).replace("assert_eq!(add(1, 1), 2);", ""),
+    );
+    assert_eq!(
+        status(&learner.check("cheats/honest"), "cheats/honest"),
+        "modified"
+    );
+}

@@ -1,6 +1,9 @@
 //! What differs from the workbook as it was given: git compares every file
 //! the learner is not meant to change with the commit the workbook was at on
-//! first use (the baseline), and lists files that commit never had.
+//! first use (the baseline), and lists files that commit never had. Updates
+//! of the workbook pulled since are as given too: a file that matches the
+//! branch's upstream (`@{upstream}`, where the learner pulls from) counts as
+//! unchanged.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -9,9 +12,28 @@ use crate::manifest::{Exercise, Workbook};
 
 use super::record::{SHARED_TEST_DIR, WORKSPACE_FILES};
 
-/// Files git knows no answer for are not worth a line: editors' swap and
-/// backup files, the desktop's folder notes.
-const EDITOR_LITTER: [&str; 5] = [".swp", ".swo", "~", ".DS_Store", ".orig"];
+/// Files no build reads that editors and desktops leave beside the ones
+/// being edited: swap, backup and lock files, folder notes.
+fn is_editor_litter(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    const ENDINGS: [&str; 8] = [
+        ".swp",
+        ".swo",
+        ".swx",
+        "~",
+        ".orig",
+        ".bak",
+        "___jb_tmp___",
+        "___jb_old___",
+    ];
+    ENDINGS.iter().any(|end| name.ends_with(end))
+        || name == ".DS_Store"
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#'))
+}
 
 /// Files outside `exercise.edit` that differ from `baseline`, or that it
 /// never had, relative to the root; `None` when git cannot tell (no git, no
@@ -33,11 +55,20 @@ pub fn changed(workbook: &Workbook, exercise: &Exercise, baseline: &str) -> Opti
         .map(|file| format!(":(exclude){}", slashed(file)))
         .collect();
 
-    let mut changed = git(
-        workbook,
-        &["diff", "--name-only", "-z", "--no-renames", baseline, "--"],
-        watched.iter().chain(&excluded),
-    )?;
+    let differs_from = |commit: &str| {
+        git(
+            workbook,
+            &["diff", "--name-only", "-z", "--no-renames", commit, "--"],
+            watched.iter().chain(&excluded),
+        )
+    };
+    let mut changed = differs_from(baseline)?;
+    if !changed.is_empty()
+        && let Some(upstream) = upstream(workbook)
+        && let Some(from_upstream) = differs_from(&upstream)
+    {
+        changed.retain(|file| from_upstream.contains(file));
+    }
     // A file the baseline never had: a `build.rs`, a second test file. Only
     // the workbook's own `.gitignore` files may hide one, not the learner's
     // private excludes.
@@ -57,14 +88,20 @@ pub fn changed(workbook: &Workbook, exercise: &Exercise, baseline: &str) -> Opti
         ],
         untracked_in.iter().chain(&excluded),
     )?;
-    changed.extend(untracked.into_iter().filter(|path| {
-        !EDITOR_LITTER
-            .iter()
-            .any(|end| path.to_string_lossy().ends_with(end))
-    }));
+    changed.extend(untracked.into_iter().filter(|path| !is_editor_litter(path)));
     changed.sort();
     changed.dedup();
     Some(changed)
+}
+
+/// The commit the current branch pulls from, if it has an upstream.
+fn upstream(workbook: &Workbook) -> Option<String> {
+    let output = git_command(workbook)
+        .args(["rev-parse", "--verify", "--quiet", "@{upstream}"])
+        .output()
+        .ok()?;
+    let commit = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !commit.is_empty()).then_some(commit)
 }
 
 /// The text of `file` (relative to the root) at `commit`.
@@ -129,4 +166,30 @@ fn git_command(workbook: &Workbook) -> Command {
 
 fn slashed(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editor_litter_is_not_a_change_but_sources_are() {
+        for litter in [
+            "lessons/a/src/.lib.rs.swp",
+            "lessons/a/src/lib.rs~",
+            "lessons/a/src/.#lib.rs",
+            "lessons/a/src/#lib.rs#",
+            "lessons/a/.DS_Store",
+            "lessons/a/src/lib.rs___jb_tmp___",
+        ] {
+            assert!(is_editor_litter(Path::new(litter)), "{litter}");
+        }
+        for source in [
+            "lessons/a/build.rs",
+            "lessons/a/src/helper.rs",
+            "lessons/a/tests/mine.rs",
+        ] {
+            assert!(!is_editor_litter(Path::new(source)), "{source}");
+        }
+    }
 }
