@@ -4,6 +4,7 @@ pub mod async_access;
 pub mod indexes;
 pub mod mapping;
 pub mod migrations;
+pub mod money;
 pub mod n_plus_one;
 pub mod queries;
 pub mod schema;

@@ -1,5 +1,7 @@
 //! Listings for the book section database/mapping.
 
+use std::time::Duration;
+
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, ToSql, params};
 
@@ -12,6 +14,12 @@ pub fn create_library(db: &Connection) -> rusqlite::Result<()> {
             subtitle  TEXT,
             published INTEGER,
             status    TEXT    NOT NULL DEFAULT 'on_shelf'
+        ) STRICT;
+
+        CREATE TABLE IF NOT EXISTS runs (
+            id      INTEGER PRIMARY KEY,
+            task    TEXT    NOT NULL,
+            took_ms INTEGER NOT NULL
         ) STRICT;
 
         CREATE TABLE IF NOT EXISTS events (
@@ -138,6 +146,51 @@ pub fn status_of(db: &Connection, id: i64) -> rusqlite::Result<Status> {
 }
 // ANCHOR_END: status
 
+// ANCHOR: newtype
+/// How long a task ran, stored as whole milliseconds in an INTEGER column.
+/// `Duration` is the standard library's and `ToSql` is rusqlite's, so the
+/// conversions go on a type of our own that wraps a `Duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Millis(pub Duration);
+
+impl ToSql for Millis {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        // `as_millis` is a `u128`: a duration too long for an INTEGER is an
+        // error, not a number cut down to fit.
+        let millis = i64::try_from(self.0.as_millis())
+            .map_err(|too_long| rusqlite::Error::ToSqlConversionFailure(too_long.into()))?;
+        Ok(ToSqlOutput::from(millis))
+    }
+}
+
+impl FromSql for Millis {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        // A TEXT, a REAL or a NULL is an error here (`InvalidType`)...
+        let millis = value.as_i64()?;
+        // ...and so is a negative number: a duration is never negative.
+        let millis = u64::try_from(millis).map_err(|_| FromSqlError::OutOfRange(millis))?;
+        Ok(Millis(Duration::from_millis(millis)))
+    }
+}
+
+/// A `Millis` is a parameter like any other...
+pub fn record_run(db: &Connection, task: &str, took: Duration) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO runs (task, took_ms) VALUES (?1, ?2)",
+        params![task, Millis(took)],
+    )?;
+    Ok(())
+}
+
+/// ...and a column type: `Option<Millis>` where the value may be NULL (the
+/// `max` of no rows). `.0` unwraps the `Duration`.
+pub fn longest_run(db: &Connection) -> rusqlite::Result<Option<Duration>> {
+    let longest: Option<Millis> =
+        db.query_row("SELECT max(took_ms) FROM runs", [], |row| row.get(0))?;
+    Ok(longest.map(|millis| millis.0))
+}
+// ANCHOR_END: newtype
+
 // ANCHOR: iso_text
 /// Records an event. Its time comes from the column's DEFAULT, computed by
 /// SQLite as ISO-8601 text in UTC with milliseconds:
@@ -167,18 +220,3 @@ pub fn event_unix_time(db: &Connection, id: i64) -> rusqlite::Result<i64> {
     )
 }
 // ANCHOR_END: iso_text
-
-// ANCHOR: split
-/// Splits an amount of cents into `ways` parts that add up to exactly the
-/// amount: 1000 cents three ways is 334, 333 and 333. Dividing 10.00 by 3 in
-/// floating point gives 3.3333...; rounding each share to 3.33 loses a
-/// cent. Integer cents make the remainder visible, and someone must get it.
-/// (For an amount of zero or more, and `ways` of at least one.)
-pub fn split_cents(amount: i64, ways: i64) -> Vec<i64> {
-    let share = amount / ways;
-    let remainder = amount % ways;
-    (0..ways)
-        .map(|part| if part < remainder { share + 1 } else { share })
-        .collect()
-}
-// ANCHOR_END: split

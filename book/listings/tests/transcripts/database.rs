@@ -77,8 +77,8 @@ fn schema_quotes_sqlites_messages_for_each_broken_rule() {
 }
 
 #[test]
-fn mapping_shows_what_floating_point_does_to_money() {
-    let page = Page::open("database/mapping.md");
+fn money_shows_what_floating_point_does_to_money() {
+    let page = Page::open("database/money.md");
     page.assert_quote(
         "the exact value of the `f64` nearest 0.1 (to 34 decimals)",
         &format!("{:.34}...", 0.1_f64),
@@ -100,7 +100,7 @@ fn mapping_shows_what_floating_point_does_to_money() {
 }
 
 #[test]
-fn mapping_quotes_sqlites_times_and_types() {
+fn mapping_and_money_quote_sqlites_times_and_types() {
     let page = Page::open("database/mapping.md");
     let db = memory();
     let text = |sql: &str| -> String {
@@ -121,12 +121,14 @@ fn mapping_quotes_sqlites_times_and_types() {
         ),
     );
 
+    // Money's facts are on the money page.
+    let money = Page::open("database/money.md");
     db.execute_batch(
         "CREATE TABLE prices (amount DECIMAL(10,2)); INSERT INTO prices VALUES ('19.99');",
     )
     .expect("the table is made");
     let stored = text("SELECT typeof(amount) FROM prices");
-    page.assert_fragment(
+    money.assert_fragment(
         "the storage class of 19.99 in a DECIMAL(10,2) column",
         &format!(
             "`19.99` is stored in it as a floating-point {}",
@@ -145,7 +147,7 @@ fn mapping_quotes_sqlites_times_and_types() {
         })
         .expect_err("the sum does not fit in 64 bits")
         .to_string();
-    page.assert_fragment(
+    money.assert_fragment(
         "SQLite's error for a sum of integers that overflows",
         &format!("it reports an \"{overflow}\" error"),
     );

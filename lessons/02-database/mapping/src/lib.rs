@@ -2,8 +2,7 @@
 //!
 //! Store payments and read them back as Rust structs: money as integer
 //! cents, times as Unix seconds, and "no value" as SQL's NULL, read back as
-//! `None`. Add up payments without losing a cent, and read amounts written
-//! as decimal text without going through floating point.
+//! `None`. Add up payments without losing a cent.
 //! The book's section "Rows to structs" explains every piece you need.
 //!
 //! Run `cargo checker check` when you think you are done.
@@ -13,29 +12,11 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, Row};
 
-/// An amount of money, as a whole number of cents: `Cents(1999)` is 19.99.
-/// Integer cents add up exactly; binary floating point cannot even hold
-/// 0.10 exactly. Stored in an INTEGER column as the number of cents.
+/// An amount of money, as a whole number of cents: `Cents(1999)` is 19.99,
+/// as in the exercise `database/money`. Stored in an INTEGER column as the
+/// number of cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Cents(pub i64);
-
-impl Cents {
-    /// Reads an amount written in decimal: an optional `-`, one or more
-    /// digits, then optionally a `.` and one or two digits. `"19.99"` is
-    /// `Cents(1999)`, `"0.5"` is `Cents(50)`, `"7"` is `Cents(700)`, `"-0.05"`
-    /// is `Cents(-5)`. Anything else is `None`: no spaces, no `+`, no
-    /// exponent (`1e3`), no thousands separators, no third decimal, no digit
-    /// missing on either side of the dot (`.5`, `5.`), and no amount too
-    /// large for an `i64` of cents. The result is exact for every amount,
-    /// however large: no floating point is involved.
-    pub fn parse(text: &str) -> Option<Cents> {
-        // TODO: read the amount as described above, exactly, without
-        // floating point; an amount too large is `None`, never a panic or a
-        // wrong number.
-        let _ = text;
-        todo!()
-    }
-}
 
 /// `Cents(1999)` displays as `19.99`, `Cents(5)` as `0.05`, `Cents(-5)` as
 /// `-0.05`: always two decimals, computed with integers only.

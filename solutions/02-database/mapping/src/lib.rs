@@ -7,45 +7,11 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRe
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 // ANCHOR: cents
-/// An amount of money, as a whole number of cents: `Cents(1999)` is 19.99.
-/// Integer cents add up exactly; binary floating point cannot even hold
-/// 0.10 exactly. Stored in an INTEGER column as the number of cents.
+/// An amount of money, as a whole number of cents: `Cents(1999)` is 19.99,
+/// as in the exercise `database/money`. Stored in an INTEGER column as the
+/// number of cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Cents(pub i64);
-
-impl Cents {
-    /// Reads an amount written in decimal: an optional `-`, one or more
-    /// digits, then optionally a `.` and one or two digits. `"19.99"` is
-    /// `Cents(1999)`, `"0.5"` is `Cents(50)`, `"7"` is `Cents(700)`, `"-0.05"`
-    /// is `Cents(-5)`. Anything else is `None`: no spaces, no `+`, no
-    /// exponent (`1e3`), no thousands separators, no third decimal, no digit
-    /// missing on either side of the dot (`.5`, `5.`), and no amount too
-    /// large for an `i64` of cents. The result is exact for every amount,
-    /// however large: no floating point is involved.
-    pub fn parse(text: &str) -> Option<Cents> {
-        let (sign, unsigned) = match text.strip_prefix('-') {
-            Some(rest) => (-1, rest),
-            None => (1, text),
-        };
-        let (whole, fraction) = match unsigned.split_once('.') {
-            Some((whole, fraction)) => (whole, fraction),
-            None => (unsigned, "0"),
-        };
-        if !is_digits(whole) || !is_digits(fraction) || fraction.len() > 2 {
-            return None;
-        }
-        // "5" after the dot is 50 cents, "05" is 5.
-        let fraction_cents: i64 = format!("{fraction:0<2}").parse().ok()?;
-        let whole_cents = whole.parse::<i64>().ok()?.checked_mul(100)?;
-        let cents = whole_cents.checked_add(fraction_cents)?;
-        Some(Cents(sign * cents))
-    }
-}
-
-/// True for one or more ASCII digits and nothing else.
-fn is_digits(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit())
-}
 
 /// `Cents(1999)` displays as `19.99`, `Cents(5)` as `0.05`, `Cents(-5)` as
 /// `-0.05`: always two decimals, computed with integers only.
