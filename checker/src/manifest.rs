@@ -14,6 +14,13 @@ pub const EXERCISE_FILE: &str = "exercise.toml";
 pub const LESSONS_DIR: &str = "lessons";
 pub const SOLUTIONS_DIR: &str = "solutions";
 pub const BOOK_SRC_DIR: &str = "book/src";
+/// Each lesson's record of what grades it (see `integrity::record`).
+pub const SUMS_FILE: &str = "tests.sha256";
+/// Every exercise's tests lean on the testkit: editing it could pass them all.
+pub const SHARED_TEST_DIR: &str = "testkit";
+/// What the whole workspace builds with: a `[patch]` or a `rustc-wrapper`
+/// there could swap anything.
+pub const WORKSPACE_FILES: [&str; 2] = ["Cargo.toml", ".cargo/config.toml"];
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
 
 /// The whole workbook: its root folder and its lessons, in order.

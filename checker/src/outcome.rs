@@ -48,7 +48,7 @@ pub struct Outcome {
     /// (or that its code changed): the result cannot be trusted.
     pub tests_modified: Vec<std::path::PathBuf>,
     /// Places in the edited files worth a human look (they change no score).
-    pub review: Vec<crate::integrity::review::Flag>,
+    pub review: Vec<Flag>,
     pub elapsed: Duration,
 }
 
@@ -124,5 +124,24 @@ impl Failure {
             .map(str::trim)
             .find(|line| !line.is_empty())
             .unwrap_or("failed")
+    }
+}
+
+/// One place worth a look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flag {
+    /// Relative to the workbook root.
+    pub file: String,
+    pub line: usize,
+    pub pattern: &'static str,
+    pub why: &'static str,
+}
+
+impl Flag {
+    pub fn describe(&self) -> String {
+        format!(
+            "review: {}:{} uses `{}`: {}",
+            self.file, self.line, self.pattern, self.why
+        )
     }
 }

@@ -72,14 +72,14 @@ impl Job<'_> {
         if self.side == Side::Solution {
             dirs.push(self.exercise.solution_dir.clone());
         }
-        dirs.push(PathBuf::from(crate::integrity::record::SHARED_TEST_DIR));
+        dirs.push(PathBuf::from(crate::manifest::SHARED_TEST_DIR));
         let lesson = self.exercise.dir.parent().unwrap_or(Path::new(""));
-        let mut files: Vec<PathBuf> = crate::integrity::record::WORKSPACE_FILES
+        let mut files: Vec<PathBuf> = crate::manifest::WORKSPACE_FILES
             .iter()
             .map(PathBuf::from)
             .collect();
         files.push(lesson.join(crate::manifest::LESSON_FILE));
-        files.push(lesson.join(crate::integrity::SUMS_FILE));
+        files.push(lesson.join(crate::manifest::SUMS_FILE));
         (dirs, files)
     }
 }

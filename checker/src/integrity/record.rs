@@ -17,12 +17,7 @@ use anyhow::{Context, Result};
 
 use crate::manifest::{Exercise, Lesson, Workbook};
 
-pub const SUMS_FILE: &str = "tests.sha256";
-/// Every exercise's tests lean on the testkit: editing it could pass them all.
-pub const SHARED_TEST_DIR: &str = "testkit";
-/// What the whole workspace builds with: a `[patch]` or a `rustc-wrapper`
-/// there could swap anything.
-pub const WORKSPACE_FILES: [&str; 2] = ["Cargo.toml", ".cargo/config.toml"];
+pub use crate::manifest::{SHARED_TEST_DIR, SUMS_FILE, WORKSPACE_FILES};
 
 /// The files that grade `exercise`, relative to the workbook root: its tests
 /// and manifests, its lesson's manifest, the testkit and the workspace's

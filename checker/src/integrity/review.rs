@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::Path;
 
-use serde::Serialize;
+pub use crate::outcome::Flag;
 
 /// One pattern: what it looks like in source, and why it is worth a look.
 struct Pattern {
@@ -70,25 +70,6 @@ const PATTERNS: &[Pattern] = &[
         why: "dates a file back, which fools cargo's idea of what is up to date",
     },
 ];
-
-/// One place worth a look.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Flag {
-    /// Relative to the workbook root.
-    pub file: String,
-    pub line: usize,
-    pub pattern: &'static str,
-    pub why: &'static str,
-}
-
-impl Flag {
-    pub fn describe(&self) -> String {
-        format!(
-            "review: {}:{} uses `{}`: {}",
-            self.file, self.line, self.pattern, self.why
-        )
-    }
-}
 
 /// The flags for one edited file: lines holding a pattern more often than
 /// the starter does (a starter's own comment mentioning one is no flag).
