@@ -164,7 +164,7 @@ fn amounts_display_with_two_decimals() {
         let text = displayed(Cents(cents));
         assert!(
             text == format!("{shown:?}"),
-            "\nCents({cents}) displays as {text}, expected {shown:?}\n  call: \
+            "\nthe amount of {cents} cents displays as {text}, expected {shown:?}\n  call: \
              Cents({cents}).to_string()\nThe whole part is the cents divided by 100, the \
              decimals the remainder, always two of them; a negative amount keeps its sign even \
              when its whole part is 0.\n"
