@@ -427,6 +427,103 @@ fn a_job_that_panics_gives_its_connection_back() {
     }
 }
 
+#[test]
+fn a_job_whose_caller_stopped_waiting_still_gives_its_connection_back() {
+    let database = Database::new();
+    let pool = database.pool(1, PATIENT);
+
+    // As in the panic test, the jobs run on a thread and a runtime of their
+    // own, so that a job waiting forever for a lost connection cannot hang
+    // the test.
+    let (report, steps) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the test could not start a runtime");
+        runtime.block_on(async move {
+            let (started, job_started) = oneshot::channel();
+            let (finish, may_finish) = std::sync::mpsc::channel::<()>();
+            let abandoning = pool.clone();
+            let caller = tokio::spawn(async move {
+                let job = move |db: &mut Connection| {
+                    let _ = started.send(());
+                    let _ = may_finish.recv();
+                    journal_mode(db)
+                };
+                abandoning.run(job).await
+            });
+            if job_started.await.is_err() {
+                let _ = report.send(Err("the first job never started".to_string()));
+                return;
+            }
+            // The caller stops waiting while its job runs, as a handler
+            // does when its client hangs up: its future is dropped.
+            caller.abort();
+            let _ = caller.await;
+            // Only then does the job end.
+            let _ = finish.send(());
+            let next = tokio::spawn(async move { pool.run(journal_mode).await }).await;
+            let _ = report.send(match next {
+                Ok(Ok(_)) => Ok(()),
+                other => Err(format!("{other:?}")),
+            });
+        });
+    });
+
+    match steps.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(())) => {}
+        Ok(Err(outcome)) => panic!(
+            "\nthe job after one whose caller stopped waiting ended with {outcome}, expected it \
+             to run as usual\nThe pool has one connection.\n"
+        ),
+        Err(_) => panic!(
+            "\nthe job after one whose caller stopped waiting got no connection within 10 \
+             seconds\nThe pool has one connection. A job's caller stopped waiting for it (its \
+             future was dropped, as when a client hangs up) while the job ran; then the job \
+             ended. The connection must go back to the pool when the job ends, even if nobody \
+             awaits the result any more: give it back from the blocking thread (a guard moved \
+             into the job's closure), not after the `.await`.\n"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_database_error_answers_500_with_a_body_that_tells_nothing() {
+    // A file without the notes table: every call of the app fails in SQLite
+    // with `no such table: notes`.
+    let folder = testkit::tempfile::tempdir().expect("the test could not create a temp folder");
+    let path = folder.path().join("empty.db");
+    let pool = match Pool::open(&path, 1, PATIENT) {
+        Ok(pool) => pool,
+        Err(error) => panic!(
+            "\nopening the pool returned an error: {error}\n  call: Pool::open(&path, 1, {PATIENT:?})\n"
+        ),
+    };
+    let server = TestServer::spawn(app(pool)).await;
+
+    let created = server
+        .post("/notes")
+        .json(&json!({ "text": "buy milk" }))
+        .send()
+        .await;
+    let counted = server.get("/notes/count").send().await;
+
+    for reply in [created, counted] {
+        reply
+            .assert_status(500)
+            .assert_content_type("application/json");
+        if reply.json() != json!({ "error": "internal" }) {
+            reply.fail_with_diagnosis(
+                "expected the JSON body {\"error\":\"internal\"} for a database error",
+                "The database has no notes table, so SQLite failed. A client learns only that \
+                 something went wrong inside: SQLite's own message (table names, SQL) stays in \
+                 the server's log.",
+            );
+        }
+    }
+}
+
 // ANCHOR: ticking
 /// Runs `work` to its end while a timer ticks every 5 ms on the same runtime.
 /// Returns what `work` returned, how long it took, and the longest time the

@@ -16,11 +16,13 @@ use rusqlite::types::Null;
 
 /// Customers `1..=REGULARS` are "Customer n", `customer<n>@example.com`.
 const REGULARS: i64 = 200;
-/// Three more customers, with emails worth looking up.
+/// More customers, with emails worth looking up.
 const ADA: i64 = 201;
 const MAIRE: i64 = 202;
 /// A customer without any order.
 const NOBODY: i64 = 203;
+/// A customer without any order, whose email is stored with capitals.
+const GRACE: i64 = 204;
 /// Orders spread over the customers and the months of 2025.
 const ORDERS: i64 = 3000;
 
@@ -43,6 +45,7 @@ fn customers() -> Vec<Customer> {
     customers.push(customer(ADA, "Ada Lovelace", "ada.lovelace@example.com"));
     customers.push(customer(MAIRE, "Máire O'Brien", "maire.o'brien@example.ie"));
     customers.push(customer(NOBODY, "Nobody", "nobody@example.com"));
+    customers.push(customer(GRACE, "Grace Hopper", "Grace.Hopper@Navy.MIL"));
     customers
 }
 
@@ -314,6 +317,9 @@ fn a_customer_is_found_by_email_in_any_letter_case_and_only_by_its_email() {
         ("maire.o'brien@example.ie", customer(MAIRE)),
         ("MAIRE.O'BRIEN@EXAMPLE.IE", customer(MAIRE)),
         ("customer7@example.com", customer(7)),
+        // Stored with capitals: the case is ignored on both sides.
+        ("grace.hopper@navy.mil", customer(GRACE)),
+        ("Grace.Hopper@Navy.MIL", customer(GRACE)),
         ("nobody@example.org", None),
         // Shaped like an injection, and like LIKE patterns: no email is this.
         ("' OR '1'='1", None),
@@ -338,7 +344,8 @@ fn a_customer_is_found_by_email_in_any_letter_case_and_only_by_its_email() {
             found == expected,
             "\n{verdict}\n  call:     customer_by_email(&db, {email:?})\n  expected: \
              {expected:?}\n  got:      {found:?}\nIt should find the customer whose email is \
-             that one, ignoring letter case, and nobody else.\n"
+             that one, ignoring letter case on both sides (a stored email may have capitals \
+             too), and nobody else.\n"
         );
     }
 }

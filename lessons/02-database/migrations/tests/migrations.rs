@@ -4,6 +4,9 @@
 //! their own queries, and bring migrations of their own, broken ones too.
 
 use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread;
+use std::time::Duration;
 
 use database_migrations::{MIGRATIONS, MigrationError, migrate};
 use rusqlite::Connection;
@@ -389,5 +392,116 @@ fn a_database_from_a_newer_release_is_refused_and_left_untouched() {
          7, schema{}\n  after:  version {version}, schema{}\n",
         listed(&schema),
         listed(&after)
+    );
+}
+
+/// Opens a connection of its own to the file, as another program would,
+/// willing to wait up to 10 seconds for a lock another connection holds.
+fn connect(path: &Path) -> Connection {
+    let db = Connection::open(path).expect("the test could not open the database file");
+    db.busy_timeout(Duration::from_secs(10))
+        .expect("the test could not set a busy timeout");
+    db
+}
+
+/// What the thread running `migrate` tells the test.
+enum Progress {
+    /// `migrate` is waiting for the write lock that another connection holds.
+    WaitingForTheLock,
+    /// `migrate` returned this.
+    Returned(Result<usize, MigrationError>),
+}
+
+/// A busy handler: SQLite calls it when the connection must wait for a lock.
+/// The first time, it reports `WaitingForTheLock` and waits until the test
+/// says `resume`; after that, it lets SQLite retry.
+fn report_waiting(
+    progress: Sender<Progress>,
+    resume: Receiver<()>,
+) -> impl FnMut(i32) -> bool + Send + 'static {
+    let mut reported = false;
+    move |attempts| {
+        if !reported {
+            reported = true;
+            let _ = progress.send(Progress::WaitingForTheLock);
+            return resume.recv().is_ok();
+        }
+        thread::yield_now();
+        attempts < 10_000
+    }
+}
+
+#[test]
+fn a_second_program_migrating_the_same_file_at_once_waits_and_runs_nothing_twice() {
+    let dir =
+        testkit::tempfile::tempdir().expect("the test could not create a temporary directory");
+    let path = dir.path().join("shop.db");
+    // Two instances of the shop start at once on a new file: the other one
+    // takes the write lock first, to migrate.
+    let other = connect(&path);
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("the test's connection could not take the write lock");
+    let (progress_sender, progress) = channel();
+    let (resume, resumed) = channel();
+    let mut db = connect(&path);
+    db.busy_handler(Some(report_waiting(progress_sender.clone(), resumed)))
+        .expect("the test could not set a busy handler");
+
+    let migrating = thread::spawn(move || {
+        let result = migrate(&mut db, MIGRATIONS);
+        let _ = progress_sender.send(Progress::Returned(result));
+    });
+    match progress.recv() {
+        Ok(Progress::WaitingForTheLock) => {}
+        Ok(Progress::Returned(result)) => panic!(
+            "\nmigrate did not wait for another program's write lock: it returned at once\n  \
+             call:     migrate(&mut db, MIGRATIONS) on a new file, another connection holding \
+             the write lock (busy timeout 10 s)\n  returned: {result:?}\nA deferred transaction (the default) \
+             that has already read the version cannot wait for the write lock: SQLite answers \
+             `database is locked` at once. Begin each migration's transaction with IMMEDIATE.\n"
+        ),
+        Err(_) => {
+            let _ = migrating.join();
+            panic!("the thread running migrate stopped without returning");
+        }
+    }
+    // While migrate waits, the other program runs the 3 migrations itself.
+    for sql in MIGRATIONS {
+        other
+            .execute_batch(sql)
+            .expect("the test's connection could not run one of MIGRATIONS");
+    }
+    other
+        .pragma_update(None, "user_version", 3)
+        .and_then(|()| other.execute_batch("COMMIT"))
+        .expect("the test's connection could not commit its migrations");
+    let _ = resume.send(());
+    let outcome = progress.recv();
+    if let Err(panic) = migrating.join() {
+        std::panic::resume_unwind(panic);
+    }
+    let Ok(Progress::Returned(result)) = outcome else {
+        panic!("the thread running migrate stopped without returning");
+    };
+
+    assert!(
+        matches!(result, Ok(0)),
+        "\nmigrate ran again migrations another program had run meanwhile, expected Ok(0)\n  \
+         call:     migrate(&mut db, MIGRATIONS) on a new file, while another connection held \
+         the write lock\n  expected: Ok(0)\n  got:      {result:?}\nIt waited for the lock, and meanwhile the other \
+         program brought the file to version 3. A version read before the transaction holds \
+         the write lock may be stale by the time the migration runs: read it inside the \
+         migration's IMMEDIATE transaction.\n"
+    );
+    let db = connect(&path);
+    let (version, schema) = (version_of(&db), schema_of(&db));
+    let expected = schema_of(&database_at_version(3));
+    assert!(
+        (version, &schema) == (3, &expected),
+        "\nthe file is not exactly at version 3 after two programs migrated it at once\n  \
+         expected: version 3, schema{}\n  got:      version {version}, schema{}\n",
+        listed(&expected),
+        listed(&schema)
     );
 }

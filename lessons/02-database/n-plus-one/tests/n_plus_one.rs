@@ -257,6 +257,34 @@ fn authors_come_in_name_order_and_books_in_year_then_title_order() {
 }
 // ANCHOR_END: order
 
+#[test]
+fn titles_holding_commas_quotes_and_line_breaks_come_back_exactly() {
+    let db = empty_library();
+    // Characters a query that packs several books into one text would use
+    // to separate them, or to quote them.
+    let truss = add_author(&db, "Truss, Lynne");
+    let eats = add_book(&db, truss, "Eats, Shoots & Leaves", 2003);
+    let talk = add_book(&db, truss, "Talk to the Hand: 1 | 2; 3", 2005);
+    let quoted = add_book(&db, truss, "The \"Quoted\" Word, and a \\ backslash", 2005);
+    let lines = add_book(&db, truss, "Two\nlines,\tand a tab", 2009);
+    let other = add_author(&db, "O'Brien");
+    let json = add_book(&db, other, "[{\"id\": 1}]", 1999);
+
+    let authors = load(&db);
+
+    assert_authors(
+        &authors,
+        &[
+            author(other, "O'Brien", vec![json]),
+            author(truss, "Truss, Lynne", vec![eats, talk, quoted, lines]),
+        ],
+        "The titles hold commas, colons, bars, semicolons, quotes, a backslash, a line break \
+         and a tab. Each book's title must come back exactly as stored: a query that packs \
+         several books into one text (group_concat) and splits it again breaks on the first \
+         title that holds its separator",
+    );
+}
+
 // ANCHOR: count
 #[test]
 fn the_number_of_statements_does_not_grow_with_the_number_of_authors() {

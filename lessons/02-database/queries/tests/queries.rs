@@ -178,6 +178,36 @@ fn find_by_email_returns_none_when_no_customer_has_that_email() {
     );
 }
 
+#[test]
+fn find_by_email_matches_the_whole_email_exactly() {
+    let db = database();
+    three_customers(&db);
+
+    // Each is close to alan@example.com, but none is exactly an email of
+    // the table: another letter case, spaces around it, or LIKE wildcards.
+    for email in [
+        "ALAN@EXAMPLE.COM",
+        "Alan@example.com",
+        " alan@example.com",
+        "alan@example.com\n",
+        "%",
+        "%@example.com",
+        "alan@example.co_",
+    ] {
+        let call = format!("find_customer_by_email(&db, {email:?})");
+        let found = ok(find_customer_by_email(&db, email), &call);
+        if let Some(customer) = found {
+            panic!(
+                "\na customer came back for {email:?}, which is not exactly any customer's \
+                 email\n  call:     {call}\n  expected: None\n  got:      Some({customer:?})\n\
+                 The email must equal the stored one character for character: `=` compares \
+                 exactly, while LIKE treats `%` and `_` as wildcards and ignores letter case, \
+                 and COLLATE NOCASE or lower() ignore letter case too.\n"
+            );
+        }
+    }
+}
+
 // ANCHOR: quotes
 #[test]
 fn names_with_quotes_and_other_special_characters_round_trip() {

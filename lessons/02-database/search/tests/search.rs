@@ -2,8 +2,11 @@
 //! exercise's schema, filled through `add_article` and searched through
 //! `search`.
 
+use std::sync::{Arc, Mutex};
+
 use database_search::{Hit, add_article, create_schema, search};
 use rusqlite::Connection;
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
 
 /// Articles about other things, added to every library so that the words
 /// searched for are rare in it, as they would be in a real one.
@@ -221,6 +224,60 @@ fn a_match_in_the_title_weighs_ten_times_a_match_in_the_body() {
 }
 
 #[test]
+fn a_title_weighs_ten_times_the_body_not_five_nor_twenty() {
+    let (db, hits) = library(&[
+        (
+            "The pool",
+            "Notes from a week of measuring a busy service: where the time went, \
+             what the logs said, and which settings we changed first.",
+        ),
+        (
+            "Seven times",
+            "A pool here, a pool there: pool after pool, pool upon pool, and one \
+             more pool for the road, then stop.",
+        ),
+        (
+            "Thirteen times",
+            "Pool, pool, pool, pool, pool, pool, pool, pool, pool, pool, pool, \
+             pool and pool: that is all.",
+        ),
+    ]);
+    let [the_pool, seven, thirteen] = &hits[..] else {
+        unreachable!()
+    };
+
+    assert_search(
+        &db,
+        "pool",
+        &[thirteen, the_pool, seven],
+        "`The pool` has the word once, in its title; the two others 7 and 13 times \
+         in their bodies, in texts of about the same length. Weighing the title 10 \
+         times the body puts it between them; with 5 it would come last, with 20 \
+         first",
+    );
+}
+
+#[test]
+fn equally_relevant_articles_come_in_the_order_of_their_ids() {
+    let (db, hits) = library(&[
+        ("Pool party", "Bring a towel."),
+        ("Pool party", "Bring a towel."),
+        ("Pool party", "Bring a towel."),
+    ]);
+    let [first, second, third] = &hits[..] else {
+        unreachable!()
+    };
+
+    assert_search(
+        &db,
+        "towel",
+        &[first, second, third],
+        "The three articles are the same text, so they are exactly as relevant as \
+         each other: they come in the order of their ids, oldest first",
+    );
+}
+
+#[test]
 fn all_the_words_must_appear_but_not_next_to_each_other() {
     let (db, hits) = library(&[
         ("Rust web servers", "Start with axum."),
@@ -376,5 +433,67 @@ fn a_malformed_query_is_an_error_not_a_panic() {
         "\na malformed query returned {outcome:?}, expected an error\n  call: search(&db, \
          \"\\\"unclosed\")\nThe query has an opening `\"` and no closing one, which is not \
          valid FTS5 syntax.\n"
+    );
+}
+
+/// Records the SQL text of every statement `db` runs from now on, as SQLite
+/// receives it: a bound parameter shows as `?1`, a value pasted into the
+/// text shows as itself.
+fn record_statements(db: &mut Connection) -> Arc<Mutex<Vec<String>>> {
+    let statements = Arc::new(Mutex::new(Vec::new()));
+    let recorder = Arc::clone(&statements);
+    db.trace_v2(
+        TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(move |event: TraceEvent<'_>| {
+            if let TraceEvent::Stmt(_, sql) = event {
+                recorder.lock().unwrap().push(sql.to_string());
+            }
+        }),
+    )
+    .expect("the test could not watch the statements");
+    statements
+}
+
+/// Fails if a statement run since the last check contains one of `values`.
+#[track_caller]
+fn assert_values_not_in_sql(statements: &Mutex<Vec<String>>, call: &str, values: &[&str]) {
+    let run: Vec<String> = statements.lock().unwrap().drain(..).collect();
+    for sql in &run {
+        for value in values {
+            if sql.contains(value) {
+                let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+                panic!(
+                    "\nthe value {value:?} is written into the SQL text\n  call: {call}\n  SQL:  \
+                     {sql}\nWrite a placeholder (?1, ?2, ...) in the SQL instead and pass the value \
+                     as a parameter, so SQLite never reads it as SQL, whatever quotes it holds.\n"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn articles_and_queries_are_bound_as_parameters_never_pasted_into_the_sql() {
+    let (mut db, _) = library(&[]);
+    let statements = record_statements(&mut db);
+
+    let call = r#"add_article(&db, "Zaphod's guide", "Marvin's notes on the towel.")"#;
+    let id = add_article(&db, "Zaphod's guide", "Marvin's notes on the towel.");
+    assert_values_not_in_sql(&statements, call, &["Zaphod", "Marvin"]);
+    let Ok(id) = id else {
+        panic!("\nadding an article returned an error: {id:?}\n  call: {call}\n");
+    };
+
+    let call = r#"search(&db, "zaphod")"#;
+    let found = search(&db, "zaphod");
+    assert_values_not_in_sql(&statements, call, &["zaphod"]);
+    let expected = [Hit {
+        id,
+        title: "Zaphod's guide".to_string(),
+    }];
+    assert!(
+        matches!(&found, Ok(hits) if hits[..] == expected),
+        "\nthe search did not find the article just added\n  call:     {call}\n  expected: \
+         Ok({expected:?})\n  got:      {found:?}\n"
     );
 }

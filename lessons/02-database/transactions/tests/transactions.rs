@@ -142,6 +142,55 @@ fn a_transfer_from_a_missing_account_is_refused_and_changes_nothing() {
     assert_balances(&db, (alice, bob), (100, 50), after);
 }
 
+#[test]
+fn a_transfer_to_the_same_account_creates_and_loses_nothing() {
+    let (mut db, alice, bob) = bank();
+
+    // Whether such a transfer is allowed is your choice; money appearing or
+    // vanishing is not.
+    let affordable = transfer(&mut db, alice, alice, 30);
+    let after = format!(
+        "a transfer of 30 cents from alice (100) to alice herself, which returned {affordable:?}"
+    );
+    assert_balances(&db, (alice, bob), (100, 50), &after);
+
+    let overdraft = transfer(&mut db, alice, alice, 101);
+    assert!(
+        overdraft.is_err(),
+        "\na transfer of more than alice holds returned Ok(()), expected an error\n  call: \
+         transfer(alice, alice, 101 cents), alice holding only 100\nSending the money to \
+         herself does not make it affordable: the balance is checked before anything is \
+         added to it.\n"
+    );
+    let after = format!(
+        "a transfer of 101 cents from alice (100) to alice herself, which returned {overdraft:?}"
+    );
+    assert_balances(&db, (alice, bob), (100, 50), &after);
+}
+
+#[test]
+fn balances_too_large_for_an_i32_move_exactly() {
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    create_schema(&db).expect("create_schema failed on an empty database");
+    // 50 and 30 million: more cents than an i32 holds (2147483647).
+    let alice =
+        open_account(&db, "alice", 5_000_000_000).expect("the test could not open alice's account");
+    let bob =
+        open_account(&db, "bob", 3_000_000_000).expect("the test could not open bob's account");
+    let mut db = db;
+
+    let result = transfer(&mut db, alice, bob, 4_000_000_000);
+
+    assert!(
+        result.is_ok(),
+        "\na transfer alice can afford returned {result:?}, expected Ok(())\n  call: \
+         transfer(alice, bob, 4000000000 cents), alice holding 5000000000\nBalances are \
+         i64 cents: an i32 holds at most 2147483647.\n"
+    );
+    let after = "alice (5000000000 cents) sent 4000000000 cents to bob (3000000000 cents)";
+    assert_balances(&db, (alice, bob), (1_000_000_000, 7_000_000_000), after);
+}
+
 // ANCHOR: sabotage
 /// Makes the second change to `accounts` fail, whichever balance it touches
 /// and whatever the order of the steps: a trigger counts the rows updated,

@@ -95,6 +95,11 @@ impl std::error::Error for MigrationError {}
 ///   data or the version.
 /// - A database whose version is higher than `migrations.len()` is refused
 ///   with [`MigrationError::TooNew`], and left untouched.
+/// - Another program may be migrating the same file at the same time (two
+///   instances of a server starting together). While it holds the write
+///   lock, `migrate` waits for it (up to the connection's busy timeout),
+///   then carries on from the version that program left: no migration runs
+///   twice.
 pub fn migrate(db: &mut Connection, migrations: &[&str]) -> Result<usize, MigrationError> {
     let known = u32::try_from(migrations.len()).expect("fewer than 4 billion migrations");
     let mut applied = 0;

@@ -104,10 +104,16 @@ impl std::error::Error for MigrationError {}
 ///   data or the version.
 /// - A database whose version is higher than `migrations.len()` is refused
 ///   with [`MigrationError::TooNew`], and left untouched.
+/// - Another program may be migrating the same file at the same time (two
+///   instances of a server starting together). While it holds the write
+///   lock, `migrate` waits for it (up to the connection's busy timeout),
+///   then carries on from the version that program left: no migration runs
+///   twice.
 pub fn migrate(db: &mut Connection, migrations: &[&str]) -> Result<usize, MigrationError> {
-    // TODO: read the database's version, then run each migration after it
-    // and record its number as the new version, so that a failure midway
-    // leaves no trace of the failed migration. Return how many ran.
+    // TODO: run each migration after the database's version and record its
+    // number as the new version, so that a failure midway leaves no trace of
+    // the failed migration, and a migration another program ran meanwhile is
+    // never run again. Return how many ran.
     let _ = (db, migrations);
     todo!()
 }
