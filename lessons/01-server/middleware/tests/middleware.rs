@@ -9,59 +9,63 @@ use testkit::trace::{Recording, list};
 use testkit::{Reply, TestServer};
 use tokio::task::JoinSet;
 
-/// The `x-request-id` of `reply`, a response to `GET /`, whose body is the
-/// id the handler saw; or a failure that says why the header is missing.
-#[track_caller]
-fn request_id_of(reply: &Reply) -> &str {
-    match reply.header(REQUEST_ID) {
-        Some(id) => id,
-        None => no_request_id(reply, reply.text(), "the handler got one"),
-    }
-}
-
-/// The `x-request-id` of `reply`, a response to a request for another path
-/// than `/`. When it is missing, a `GET /` without an id shows whether the
-/// handler gets an id at all, to tell a missing layer from layers in the
-/// wrong order.
-async fn request_id_for_path(server: &TestServer, reply: &Reply) -> String {
+/// The `x-request-id` of `reply`, or a failure that says why it is missing.
+/// `to_get_root` says whether `reply` answers a `GET /`, whose body is the
+/// id its handler saw; for another path, a `GET /` without an id is sent to
+/// find out whether handlers get an id at all. When a handler got one, a
+/// `GET /` with an id of the client's tells layers in the wrong order (the
+/// client's id comes back) from no layer that copies the id (it does not).
+async fn request_id_of(server: &TestServer, reply: &Reply, to_get_root: bool) -> String {
     if let Some(id) = reply.header(REQUEST_ID) {
         return id.to_string();
     }
-    let probe = server.get("/").send().await;
-    let handler_saw = match probe.header(REQUEST_ID) {
-        None if probe.status() == 200 => probe.text().to_string(),
-        _ => String::new(),
+    let (handler_saw, who_got_one) = if to_get_root {
+        (reply.text().to_string(), "the handler got one")
+    } else {
+        let probe = server.get("/").send().await;
+        let handler_saw = match probe.header(REQUEST_ID) {
+            None if probe.status() == 200 => probe.text().to_string(),
+            _ => String::new(),
+        };
+        (
+            handler_saw,
+            "the handler of a `GET /` sent without one got one",
+        )
     };
-    no_request_id(
-        reply,
-        &handler_saw,
-        "the handler of a `GET /` sent without one got one",
-    )
-}
-
-/// Fails because `reply` has no `x-request-id`. `handler_saw` is the id a
-/// handler got on a request without one (`no request id` or empty if none):
-/// a handler that got an id while the response has none means the layer
-/// that echoes the id runs before the layer that mints it.
-#[track_caller]
-fn no_request_id(reply: &Reply, handler_saw: &str, who_got_one: &str) -> ! {
     if handler_saw.is_empty() || handler_saw == "no request id" {
         reply.fail(&format!(
             "expected a `{REQUEST_ID}` header, but the response has none"
         ));
     }
+    let client_id = "the-clients-own-id-4711";
+    let echo = server.get("/").header(REQUEST_ID, client_id).send().await;
+    if echo.header(REQUEST_ID) == Some(client_id) {
+        reply.fail_with_diagnosis(
+            &format!(
+                "the response has no `{REQUEST_ID}`, though {who_got_one} ({handler_saw:?}): the \
+                 request-id layers are likely in the wrong order"
+            ),
+            &format!(
+                "  expected: the response carries `{REQUEST_ID}` with the id the handler got\n  \
+                 actual:   no `{REQUEST_ID}` header\nAn id was minted and set on the request, \
+                 but none came back, while an id the client sends does come back. \
+                 PropagateRequestIdLayer notes the request's id on the way in: if it runs before \
+                 (outside) SetRequestIdLayer, a request without an id has none yet when it \
+                 looks. Put SetRequestIdLayer outside PropagateRequestIdLayer: first of the two \
+                 in a ServiceBuilder, or added after it with Router::layer."
+            ),
+        )
+    }
     reply.fail_with_diagnosis(
         &format!(
-            "the response has no `{REQUEST_ID}`, though {who_got_one} ({handler_saw:?}): the \
-             request-id layers are likely in the wrong order"
+            "the response has no `{REQUEST_ID}`, though {who_got_one} ({handler_saw:?}): nothing \
+             copies the request's id onto the response"
         ),
         &format!(
             "  expected: the response carries `{REQUEST_ID}` with the id the handler got\n  \
-             actual:   no `{REQUEST_ID}` header\nAn id was minted and set on the request, but \
-             none came back. PropagateRequestIdLayer notes the request's id on the way in: if \
-             it runs before (outside) SetRequestIdLayer, a request without an id has none yet \
-             when it looks. Put SetRequestIdLayer outside PropagateRequestIdLayer: first of \
-             the two in a ServiceBuilder, or added after it with Router::layer."
+             actual:   no `{REQUEST_ID}` header\nNot even an id the client sends comes back \
+             (`GET /` with `{REQUEST_ID}: {client_id}` got none). Something must copy the \
+             request's id onto every response: tower-http's PropagateRequestIdLayer does."
         ),
     )
 }
@@ -90,7 +94,7 @@ async fn a_request_without_an_id_gets_a_fresh_one_on_the_response() {
     let reply = server.get("/").send().await;
 
     reply.assert_status(200);
-    let id = request_id_of(&reply);
+    let id = request_id_of(&server, &reply, true).await;
     if id.trim().is_empty() {
         reply.fail(&format!("expected a fresh, non-empty `{REQUEST_ID}`"));
     }
@@ -104,7 +108,7 @@ async fn the_handler_sees_the_same_minted_id_as_the_client() {
     let reply = server.get("/").send().await;
 
     reply.assert_status(200);
-    let id = request_id_of(&reply);
+    let id = request_id_of(&server, &reply, true).await;
     if reply.text() != id {
         reply.fail_with_diagnosis(
             &format!(
@@ -130,7 +134,7 @@ async fn minted_request_ids_are_unique_across_100_requests() {
     let mut ids = BTreeSet::new();
     for reply in &replies {
         reply.assert_status(200);
-        let id = request_id_of(reply);
+        let id = request_id_of(&server, reply, true).await;
         if !ids.insert(id.to_string()) {
             reply.fail_with_diagnosis(
                 &format!("two responses carry the same minted `{REQUEST_ID}: {id}`"),
@@ -210,7 +214,7 @@ async fn an_unknown_path_still_gets_a_request_id_and_a_response_time() {
     let reply = server.get("/no/such/page").send().await;
 
     reply.assert_status(404);
-    request_id_for_path(&server, &reply).await;
+    request_id_of(&server, &reply, false).await;
     response_time_in(&reply);
 }
 
@@ -245,7 +249,7 @@ async fn the_request_span_records_the_minted_request_id() {
     let reply = server.get("/slow").send().await;
 
     reply.assert_status(200);
-    let id = request_id_for_path(&server, &reply).await;
+    let id = request_id_of(&server, &reply, false).await;
     let for_the_request = recording.spans_mentioning("/slow");
     if !for_the_request.iter().any(|span| span.contains(&id)) {
         reply.fail_with_diagnosis(
