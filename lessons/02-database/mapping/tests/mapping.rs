@@ -406,3 +406,89 @@ fn ten_payments_of_ten_cents_add_up_to_exactly_one_dollar() {
     );
 }
 // ANCHOR_END: ten_cents
+
+/// 2040-01-01 00:00:00 UTC, as Unix seconds: after 2038-01-19, when Unix
+/// time no longer fits an i32.
+const JAN_1_2040: i64 = 2_208_988_800;
+
+#[test]
+fn times_after_2038_and_amounts_over_an_i32_round_trip() {
+    let db = database();
+    // 50 million: 5_000_000_000 cents, more than an i32 holds.
+    let new = new_payment("Grace Hopper", 5_000_000_000, None, JAN_1_2040);
+
+    let stored = insert(&db, &new);
+
+    assert_stored(
+        &db,
+        stored.id,
+        "paid_at",
+        ("integer", &JAN_1_2040.to_string()),
+        "one made at 2040-01-01 00:00:00 UTC, after Unix time outgrew an i32",
+    );
+    assert_stored(
+        &db,
+        stored.id,
+        "amount_cents",
+        ("integer", "5000000000"),
+        "one of Cents(5000000000), 50 million",
+    );
+    refund_directly(&db, stored.id, JAN_1_2040 + 86_400);
+    let expected = Payment {
+        id: stored.id,
+        payer: "Grace Hopper".into(),
+        amount: Cents(5_000_000_000),
+        note: None,
+        paid_at: at(JAN_1_2040),
+        refunded_at: Some(at(JAN_1_2040 + 86_400)),
+    };
+    let found = find(&db, stored.id);
+    assert!(
+        found.as_ref() == Some(&expected),
+        "\nthe payment read back is not the one stored\n  call:     find_payment(&db, {})\n  \
+         expected: Some({expected:?})\n  got:      {found:?}\nTimes after 2038 and amounts \
+         over 21474836.47 need 64 bits: an i32 cannot hold them.\n",
+        stored.id
+    );
+}
+
+#[test]
+fn payments_since_compares_whole_seconds_and_keeps_the_order_they_were_stored_in() {
+    let db = database();
+    for (payer, paid_at) in [
+        ("too early", NOV_14 - 1),
+        ("Zoe, stored first", NOV_14),
+        ("Abe, stored second", NOV_14),
+        ("Max, a second later", NOV_14 + 1),
+    ] {
+        insert(&db, &new_payment(payer, 100, None, paid_at));
+    }
+    // Like every time from `SystemTime::now()`, this one has a fraction.
+    let since = at(NOV_14) + Duration::from_millis(750);
+
+    let listed = match payments_since(&db, since) {
+        Ok(payments) => payments,
+        Err(error) => panic!(
+            "\nlisting the payments returned an error: {error}\n  call: payments_since(&db, \
+             2023-11-14 22:13:20.75 UTC)\n"
+        ),
+    };
+
+    let payers: Vec<&str> = listed
+        .iter()
+        .map(|payment| payment.payer.as_str())
+        .collect();
+    let expected = [
+        "Zoe, stored first",
+        "Abe, stored second",
+        "Max, a second later",
+    ];
+    assert!(
+        payers == expected,
+        "\nthe payments listed are not those made in the second of 2023-11-14 22:13:20.75 UTC or \
+         later, oldest first, those of the same second in the order they were stored\n  call:     \
+         payments_since(&db, 2023-11-14 22:13:20.75 UTC)\n  expected: payers {expected:?}\n  \
+         got:      payers {payers:?}\nTimes are compared to the second, as they are stored: the \
+         fraction of `since` is dropped too.\n"
+    );
+}
