@@ -474,15 +474,28 @@ mod tests {
     #[test]
     fn a_json_body_is_shown_as_json_and_anything_else_quoted() {
         let pretty = pretty_json(r#"{"hits":7967,"tags":["a"]}"#).unwrap();
-        assert_eq!(
-            pretty,
-            "{\n  \"hits\": 7967,\n  \"tags\": [\n    \"a\"\n  ]\n}"
+        let expected = "{\n  \"hits\": 7967,\n  \"tags\": [\n    \"a\"\n  ]\n}";
+        assert!(
+            pretty == expected,
+            "the JSON body is not pretty-printed:\n{pretty}"
         );
-        assert_eq!(pretty_json("42"), None, "a bare number is quoted as text");
-        assert_eq!(pretty_json("Hello, world!"), None);
+        let bare = pretty_json("42");
+        assert!(
+            bare.is_none(),
+            "a bare number was printed as JSON: {bare:?}"
+        );
+        let text = pretty_json("Hello, world!");
+        assert!(text.is_none(), "text was printed as JSON: {text:?}");
         let long = format!("[{}]", vec!["1"; 100].join(","));
         let cut = pretty_json(&long).unwrap();
-        assert_eq!(cut.lines().count(), JSON_LINES_LIMIT + 1);
-        assert!(cut.ends_with("(102 lines in all)"), "{cut}");
+        let lines = cut.lines().count();
+        assert!(
+            lines == JSON_LINES_LIMIT + 1,
+            "a long body shows {lines} lines"
+        );
+        assert!(
+            cut.ends_with("(102 lines in all)"),
+            "the cut is not said: {cut}"
+        );
     }
 }
