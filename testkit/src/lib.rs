@@ -9,7 +9,7 @@
 //! can fix their code without reading the test.
 
 use std::fmt::Write as _;
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 use std::panic::Location;
 use std::time::Duration;
@@ -45,7 +45,15 @@ const BODY_QUOTE_LIMIT: usize = 600;
 pub struct TestServer {
     addr: SocketAddr,
     client: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
+    serving: Serving,
+}
+
+/// Where a [`TestServer`] runs, and how it is stopped when dropped.
+enum Serving {
+    /// A task on the test's own runtime.
+    Task(tokio::task::JoinHandle<()>),
+    /// A thread with a runtime of its own; sending (or dropping) stops it.
+    Thread(Option<tokio::sync::oneshot::Sender<()>>),
 }
 
 impl TestServer {
@@ -70,7 +78,50 @@ impl TestServer {
         TestServer {
             addr,
             client: client(),
-            task,
+            serving: Serving::Task(task),
+        }
+    }
+
+    /// Serves `app` on `127.0.0.1:0` like [`TestServer::spawn`], but on a
+    /// thread of its own, with a single-threaded runtime of its own.
+    ///
+    /// The test's requests then come from another thread, so a handler that
+    /// blocks its thread (a blocking call made straight in an `async fn`)
+    /// holds up every other request to this server, and only those: the test
+    /// can see it, and time it, instead of hanging with the server. Two
+    /// servers spawned this way from clones of one router run the same app
+    /// on two threads.
+    pub fn spawn_on_its_own_thread(app: Router) -> TestServer {
+        let app = app.layer(CatchPanicLayer::custom(panic_to_response));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("the test could not bind a port on 127.0.0.1");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        listener
+            .set_nonblocking(true)
+            .expect("the test could not make its listener non-blocking");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the test could not start a runtime for its server");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .expect("the test could not hand its listener to tokio");
+                tokio::select! {
+                    served = axum::serve(listener, app).into_future() => {
+                        served.expect("the test server stopped with an error");
+                    }
+                    _ = stopped => {}
+                }
+            });
+        });
+        TestServer {
+            addr,
+            client: client(),
+            serving: Serving::Thread(Some(stop)),
         }
     }
 
@@ -112,7 +163,16 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.task.abort();
+        match &mut self.serving {
+            Serving::Task(task) => task.abort(),
+            // The thread ends once its runtime gets a turn; it is not waited
+            // for, as a handler may still be blocking it.
+            Serving::Thread(stop) => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send(());
+                }
+            }
+        }
     }
 }
 

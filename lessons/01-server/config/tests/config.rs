@@ -142,7 +142,13 @@ fn one_variable_set_leaves_the_others_at_their_defaults() {
 
 #[test]
 fn log_level_is_read_in_any_case() {
-    for (value, level) in [("WARN", Level::WARN), ("Trace", Level::TRACE)] {
+    for (value, level) in [
+        ("error", Level::ERROR),
+        ("WARN", Level::WARN),
+        ("Info", Level::INFO),
+        ("dEbUg", Level::DEBUG),
+        ("Trace", Level::TRACE),
+    ] {
         let environment = [("APP_LOG_LEVEL", value)];
         let config = config_from(&environment);
 
@@ -207,6 +213,95 @@ fn an_unknown_log_level_is_an_error_listing_the_valid_levels() {
         &environment,
         "the error does not name the variable, its value, and what is valid",
     );
+}
+
+#[test]
+fn a_bind_address_with_a_host_name_is_an_error() {
+    // `localhost` resolves without a network (from /etc/hosts), so a parser
+    // that looks host names up would accept it.
+    let environment = [("APP_BIND_ADDR", "localhost:3000")];
+    let error = error_from(&environment);
+
+    let expected = ConfigError {
+        variable: "APP_BIND_ADDR",
+        value: "localhost:3000".to_string(),
+        expected: "an IP address and port, like 127.0.0.1:3000",
+    };
+    assert_settings(
+        error,
+        expected,
+        &environment,
+        "the error for a host name does not name the variable, its value, and what is valid",
+    );
+}
+
+#[test]
+fn a_numeric_log_level_is_an_error() {
+    // `tracing::Level`'s own parser takes 1 to 5; the settings take names only.
+    for value in ["1", "3", "5"] {
+        let environment = [("APP_LOG_LEVEL", value)];
+        let error = error_from(&environment);
+
+        let expected = ConfigError {
+            variable: "APP_LOG_LEVEL",
+            value: value.to_string(),
+            expected: "one of error, warn, info, debug, trace",
+        };
+        assert_settings(
+            error,
+            expected,
+            &environment,
+            "the error for a numeric level does not name the variable, its value, and what is \
+             valid",
+        );
+    }
+}
+
+#[test]
+fn the_error_reports_the_value_exactly_as_it_was_found() {
+    let environment = [("APP_LOG_LEVEL", "Verbose")];
+    let error = error_from(&environment);
+
+    let expected = ConfigError {
+        variable: "APP_LOG_LEVEL",
+        value: "Verbose".to_string(),
+        expected: "one of error, warn, info, debug, trace",
+    };
+    assert_settings(
+        error,
+        expected,
+        &environment,
+        "the error does not report the value as it was set (`Verbose`, with its capital)",
+    );
+}
+
+#[test]
+fn an_empty_bind_address_or_log_level_is_an_error_not_the_default() {
+    for (variable, expected) in [
+        (
+            "APP_BIND_ADDR",
+            "an IP address and port, like 127.0.0.1:3000",
+        ),
+        ("APP_LOG_LEVEL", "one of error, warn, info, debug, trace"),
+    ] {
+        let environment = [(variable, "")];
+        let error = error_from(&environment);
+
+        let expected = ConfigError {
+            variable,
+            value: String::new(),
+            expected,
+        };
+        assert_settings(
+            error,
+            expected,
+            &environment,
+            &format!(
+                "the error for an empty {variable} is not the one expected: a variable that is \
+                 set but empty is a mistake to report, not a reason to use the default"
+            ),
+        );
+    }
 }
 
 #[test]

@@ -99,22 +99,50 @@ async fn a_missing_note_answers_404_with_a_json_error() {
 // ANCHOR_END: not_found
 
 #[tokio::test]
+async fn a_missing_note_with_an_id_beyond_i32_answers_404_naming_it() {
+    let server = TestServer::spawn(app(healthy_database())).await;
+
+    // Note ids are SQLite rowids: any `i64`.
+    let reply = server.get("/notes/3000000000").send().await;
+
+    if reply.status() != 404 {
+        reply.fail_with_diagnosis(
+            &format!(
+                "expected status 404 Not Found, got {}",
+                testkit::status_text(reply.status())
+            ),
+            "3000000000 is a valid note id (ids are SQLite rowids, which are `i64`), only \
+             there is no such note. Is the id read from the path as an `i64`?",
+        );
+    }
+    reply
+        .assert_content_type("application/json")
+        .assert_json(&json!({
+            "error": "not_found",
+            "message": "note 3000000000 does not exist",
+        }));
+}
+
+#[tokio::test]
 async fn a_blank_note_answers_422_with_a_json_error() {
     let server = TestServer::spawn(app(healthy_database())).await;
 
-    let reply = server
-        .post("/notes")
-        .json(&json!({ "text": "   " }))
-        .send()
-        .await;
+    // Blank is empty, or whitespace only: spaces, tabs, newlines.
+    for text in ["", "   ", "\t", " \n\t\r\n "] {
+        let reply = server
+            .post("/notes")
+            .json(&json!({ "text": text }))
+            .send()
+            .await;
 
-    reply
-        .assert_status(422)
-        .assert_content_type("application/json")
-        .assert_json(&json!({
-            "error": "invalid_input",
-            "message": "text must not be empty",
-        }));
+        reply
+            .assert_status(422)
+            .assert_content_type("application/json")
+            .assert_json(&json!({
+                "error": "invalid_input",
+                "message": "text must not be empty",
+            }));
+    }
 }
 
 // ANCHOR: internal

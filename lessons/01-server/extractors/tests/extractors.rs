@@ -76,6 +76,25 @@ async fn greet_shouts_when_the_x_shout_header_is_true() {
 // ANCHOR_END: header
 
 #[tokio::test]
+async fn greet_shouts_letters_outside_ascii_too() {
+    let server = TestServer::spawn(app()).await;
+
+    let reply = server
+        .get("/greet/Zo%C3%AB%20%C3%85berg")
+        .header("x-shout", "true")
+        .send()
+        .await;
+
+    if reply.status() != 200 || reply.text() != "HELLO, ZOË ÅBERG!" {
+        reply.fail_with_diagnosis(
+            "expected 200 OK with \"HELLO, ZOË ÅBERG!\": the whole greeting in capitals",
+            "The name is Zoë Åberg (percent-encoded in the path). Capitals are for every \
+             letter, not only the ASCII ones: `to_ascii_uppercase` leaves ë and Å as they are.",
+        );
+    }
+}
+
+#[tokio::test]
 async fn greet_shouts_in_the_language_asked_for() {
     let server = TestServer::spawn(app()).await;
 
@@ -117,6 +136,31 @@ async fn greet_answers_400_for_an_x_shout_header_that_is_not_true_or_false() {
 }
 
 #[tokio::test]
+async fn greet_answers_400_for_an_x_shout_header_that_is_not_ascii_text() {
+    let server = TestServer::spawn(app()).await;
+
+    // "sí" in UTF-8: a header value may carry bytes outside ASCII, which
+    // `HeaderValue::to_str` refuses.
+    let reply = server
+        .get("/greet/Ada")
+        .header("x-shout", "sí")
+        .send()
+        .await;
+
+    if reply.status() != 400 {
+        reply.fail_with_diagnosis(
+            &format!(
+                "expected status 400 Bad Request, got {}",
+                testkit::status_text(reply.status())
+            ),
+            "`x-shout: sí` is neither `true` nor `false`, so it is refused like any other \
+             value. `HeaderValue::to_str` fails on bytes outside ASCII: that failure is a \
+             refusal too, not a header to ignore.",
+        );
+    }
+}
+
+#[tokio::test]
 async fn add_answers_the_sum_of_the_two_numbers_in_the_path() {
     let server = TestServer::spawn(app()).await;
 
@@ -124,6 +168,32 @@ async fn add_answers_the_sum_of_the_two_numbers_in_the_path() {
         let reply = server.get(path).send().await;
 
         reply.assert_status(200).assert_text(expected);
+    }
+}
+
+#[tokio::test]
+async fn add_takes_every_i64_and_answers_the_exact_sum() {
+    let server = TestServer::spawn(app()).await;
+
+    // Sums an `i32` cannot hold, sums an `f64` cannot hold exactly (above
+    // 2^53), and the two largest sums an `i64` holds.
+    for (path, expected) in [
+        ("/add/3000000000/4000000000", "7000000000"),
+        ("/add/-3000000000/1", "-2999999999"),
+        ("/add/9007199254740993/1", "9007199254740994"),
+        ("/add/9223372036854775806/1", "9223372036854775807"),
+        ("/add/-9223372036854775807/-1", "-9223372036854775808"),
+    ] {
+        let reply = server.get(path).send().await;
+
+        if reply.status() != 200 || reply.text() != expected {
+            reply.fail_with_diagnosis(
+                &format!("expected 200 OK with the sum {expected}"),
+                "Both numbers and the sum fit in an `i64`, and the answer must be exact. Are \
+                 the numbers read as `i64` (not `i32`), and added as integers (not as `f64`, \
+                 which rounds numbers above 2^53)?",
+            );
+        }
     }
 }
 

@@ -7,9 +7,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use axum::extract::Request;
+use axum::middleware::{self, Next};
 use server_health::app;
 use testkit::{Reply, TestServer, Value, json, status_text};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
 
 /// A directory for one test, removed when it is dropped. Its name holds the
 /// process id and a counter, so tests running at the same time, in this
@@ -60,6 +65,18 @@ fn create_text_file(path: &Path) {
     fs::write(path, text).expect("the test could not write its text file");
 }
 // ANCHOR_END: databases
+
+/// Locks the database at `path` as a long write does: until the returned
+/// connection is dropped, no other connection can read it, and a query waits
+/// for the lock (rusqlite's connections wait up to 5 seconds by default).
+fn lock_database(path: &Path) -> rusqlite::Connection {
+    let connection =
+        rusqlite::Connection::open(path).expect("the test could not open its SQLite database");
+    connection
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("the test could not lock its SQLite database");
+    connection
+}
 
 fn alive() -> Value {
     json!({ "status": "alive" })
@@ -200,3 +217,68 @@ async fn readiness_follows_the_database_as_it_goes_away_and_comes_back() {
     );
 }
 // ANCHOR_END: comes_back
+
+/// How long liveness may take to answer while a readiness check waits for a
+/// locked database: far more than a free server needs, and far less than
+/// the 5 seconds a query waits for a lock.
+const LIVENESS_PATIENCE: Duration = Duration::from_secs(2);
+
+#[tokio::test]
+async fn liveness_answers_while_a_readiness_check_waits_for_a_locked_database() {
+    let dir = TempDir::new();
+    let database = dir.join("app.db");
+    create_database(&database);
+    // Tells the test when a readiness request reaches the app.
+    let (reached, mut readiness_reached) = mpsc::unbounded_channel();
+    let tell_the_test = move |request: Request, next: Next| {
+        if request.uri().path() == "/health/ready" {
+            let _ = reached.send(());
+        }
+        next.run(request)
+    };
+    let app = app(database.clone()).layer(middleware::from_fn(tell_the_test));
+    // A server with one thread of its own: a handler that blocks it holds up
+    // every other request, as it would hold up a worker thread in production.
+    let server = TestServer::spawn_on_its_own_thread(app);
+    let lock = lock_database(&database);
+
+    let readiness = tokio::spawn(server.get("/health/ready").send());
+    if timeout(LIVENESS_PATIENCE, readiness_reached.recv())
+        .await
+        .is_err()
+    {
+        panic!(
+            "\nthe readiness request never reached the app within {LIVENESS_PATIENCE:?}\n  request:  GET /health/ready\n"
+        );
+    }
+    let liveness = timeout(LIVENESS_PATIENCE, server.get("/health/live").send()).await;
+
+    let Ok(liveness) = liveness else {
+        panic!(
+            "\nliveness did not answer within {LIVENESS_PATIENCE:?} while a readiness check waited for a locked database\n  request:  GET /health/live, sent while GET /health/ready was checking a database that another connection had locked\n  expected: 200 OK with the JSON body {} at once\n  got:      no answer within {LIVENESS_PATIENCE:?}\nThe readiness check blocks the thread it runs on while it waits for the lock, so nothing else on that thread is answered, not even liveness: a slow disk would get the process restarted. Run the check on tokio's blocking pool (`tokio::task::spawn_blocking`).\n",
+            alive()
+        );
+    };
+    expect(
+        &liveness,
+        "The process is up, though a readiness check is waiting for a locked database",
+        200,
+        alive(),
+    );
+    drop(lock);
+    let readiness = readiness
+        .await
+        .expect("the test's readiness request panicked");
+    // A check that waits for the lock finds the database working once it is
+    // released; one that does not wait has found it locked. Both are fine.
+    let body = readiness.json();
+    if (readiness.status(), &body) != (200, &ready())
+        && (readiness.status(), &body) != (503, &not_ready())
+    {
+        readiness.fail(&format!(
+            "expected 200 OK with {} (the database worked once the lock was released) or 503 Service Unavailable with {} (it was locked)",
+            ready(),
+            not_ready()
+        ));
+    }
+}

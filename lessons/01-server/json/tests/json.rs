@@ -62,6 +62,40 @@ async fn a_json_content_type_with_a_charset_is_accepted() {
 }
 
 #[tokio::test]
+async fn fields_other_than_username_and_name_are_ignored() {
+    let server = TestServer::spawn(app()).await;
+
+    let reply = server
+        .post("/users")
+        .json(&json!({
+            "username": "ada",
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "admin": true,
+        }))
+        .send()
+        .await;
+
+    if reply.status() != 201 {
+        reply.fail_with_diagnosis(
+            &format!(
+                "expected status 201 Created, got {}",
+                testkit::status_text(reply.status())
+            ),
+            "The body has both required fields; the others (`email`, `admin`) are to be \
+             ignored, not refused. Does `NewUser` deny unknown fields?",
+        );
+    }
+    reply
+        .assert_header("location", "/users/ada")
+        .assert_json(&json!({
+            "username": "ada",
+            "name": "Ada Lovelace",
+            "url": "/users/ada",
+        }));
+}
+
+#[tokio::test]
 async fn a_body_sent_as_text_plain_answers_415_with_a_json_error() {
     let server = TestServer::spawn(app()).await;
 
@@ -121,6 +155,20 @@ async fn a_missing_field_answers_422_naming_the_field() {
 // ANCHOR_END: missing_field
 
 #[tokio::test]
+async fn a_missing_name_answers_422_naming_the_field() {
+    let server = TestServer::spawn(app()).await;
+
+    let reply = server
+        .post("/users")
+        .json(&json!({ "username": "ada" }))
+        .send()
+        .await;
+
+    let detail = assert_json_error(&reply, 422, "invalid fields");
+    assert_detail_names(&reply, &detail, "name");
+}
+
+#[tokio::test]
 async fn a_field_of_the_wrong_type_answers_422_naming_the_field() {
     let server = TestServer::spawn(app()).await;
 
@@ -169,11 +217,18 @@ fn assert_json_error(reply: &Reply, status: u16, error: &str) -> String {
     }
 }
 
-/// Fails unless the error's `detail` mentions `field`, so the client knows
-/// which field to fix.
+/// Fails unless the error's `detail` mentions `field` as a word of its own
+/// (`name` inside `username` does not count), so the client knows which
+/// field to fix.
 #[track_caller]
 fn assert_detail_names(reply: &Reply, detail: &str, field: &str) {
-    if !detail.contains(field) {
+    let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
+    let names_it = detail.match_indices(field).any(|(at, _)| {
+        let before = detail[..at].chars().next_back();
+        let after = detail[at + field.len()..].chars().next();
+        !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char)
+    });
+    if !names_it {
         reply.fail(&format!(
             "expected the JSON body's `detail` to name the field `{field}`, got {detail:?}"
         ));

@@ -144,6 +144,38 @@ async fn minted_request_ids_are_unique_across_100_requests() {
     }
 }
 
+#[tokio::test]
+async fn minted_request_ids_are_unique_across_threads() {
+    // One app served on two threads at once, as a multi-threaded runtime
+    // serves it, so ids minted on different threads can be compared.
+    let app = app();
+    let servers = [
+        TestServer::spawn_on_its_own_thread(app.clone()),
+        TestServer::spawn_on_its_own_thread(app),
+    ];
+
+    let mut in_flight = JoinSet::new();
+    for n in 0..100 {
+        in_flight.spawn(servers[n % 2].get("/").send());
+    }
+    let replies = in_flight.join_all().await;
+
+    let mut ids = BTreeSet::new();
+    for reply in &replies {
+        let id = reply.assert_status(200).expect_header(REQUEST_ID);
+        if !ids.insert(id.to_string()) {
+            reply.fail_with_diagnosis(
+                &format!("two responses carry the same minted `{REQUEST_ID}: {id}`"),
+                "100 requests without an id were sent at once, half of them to each of two \
+                 servers running one app on two threads: every minted id must be unique, \
+                 whichever thread mints it. Is the id unique in the whole process (a UUID, or \
+                 one counter shared by all threads, incremented in one step), not only on one \
+                 thread?",
+            );
+        }
+    }
+}
+
 /// The `<n>` of `x-response-time: <n>ms`; fails the test if the header is
 /// missing or has another shape.
 #[track_caller]

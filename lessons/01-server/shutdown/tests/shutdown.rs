@@ -31,6 +31,10 @@ const CONNECT_TRIES: usize = 200;
 /// The body the held request answers with once released.
 const SLOW_BODY: &str = "the slow request finished";
 
+/// How long one test holds its request in flight after the shutdown signal,
+/// to see that `serve` waits for it rather than give up after a grace period.
+const HOLD: Duration = Duration::from_secs(1);
+
 // ANCHOR: held_request
 /// A router with `GET /ping` (answers `pong` at once) and `GET /slow`, whose
 /// handler reports on `started` that a request arrived, then waits for
@@ -352,6 +356,18 @@ async fn serve_stops_accepting_but_does_not_return_while_a_request_is_in_flight(
         "\n`serve` {} while a request was still in flight.\n  request:  GET /slow\nA graceful shutdown waits for every request in flight before it returns.\n",
         server.what_became_of_serve().await
     );
+    // However long the request takes, `serve` waits for it: no grace period
+    // after which it stops anyway.
+    if let Ok(ended) = timeout(HOLD, &mut server.task).await {
+        let how = match ended {
+            Ok(Ok(())) => "returned Ok(())".to_string(),
+            Ok(Err(error)) => format!("returned an error: {error}"),
+            Err(join_error) => format!("panicked: {}", panic_message(join_error)),
+        };
+        panic!(
+            "\n`serve` ended within {HOLD:?} of the shutdown signal, while a request was still in flight.\n  request:  GET /slow, held by the test for {HOLD:?} after the signal\n  expected: `serve` still running until the request is answered\n  got:      `serve` {how}\nA graceful shutdown waits for every request in flight, however long it takes. A grace period after which `serve` returns anyway cuts slow requests off.\n"
+        );
+    }
     release.notify_one();
     assert_complete_slow_answer(request.await.expect("the test's request task panicked"));
     server

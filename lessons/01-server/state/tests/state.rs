@@ -210,7 +210,27 @@ async fn an_unknown_key_answers_404() {
         .await
         .assert_status(201);
 
-    server.get("/kv/size").send().await.assert_status(404);
+    server
+        .get("/kv/size")
+        .send()
+        .await
+        .assert_status(404)
+        .assert_text("");
+}
+
+#[tokio::test]
+async fn storing_a_value_answers_with_an_empty_body() {
+    let server = TestServer::spawn(app()).await;
+
+    for (value, status) in [("blue", 201), ("green", 200)] {
+        server
+            .put("/kv/colour")
+            .body(value)
+            .send()
+            .await
+            .assert_status(status)
+            .assert_text("");
+    }
 }
 
 #[tokio::test]

@@ -28,6 +28,10 @@ use serde_json::{Value, json};
 ///   `{"status": "not ready", "checks": {"database": "failing"}}`.
 ///
 /// The error itself is for the server's log, not for the response.
+///
+/// A check may have to wait (for a database that another connection has
+/// locked, for a slow disk): while it waits, every other request is still
+/// answered at once, liveness first of all.
 pub fn app(database_path: PathBuf) -> Router {
     let database_path: Arc<Path> = database_path.into();
     Router::new()

@@ -31,6 +31,10 @@ use axum::Router;
 ///   `{"status": "not ready", "checks": {"database": "failing"}}`.
 ///
 /// The error itself is for the server's log, not for the response.
+///
+/// A check may have to wait (for a database that another connection has
+/// locked, for a slow disk): while it waits, every other request is still
+/// answered at once, liveness first of all.
 pub fn app(database_path: PathBuf) -> Router {
     // TODO: make `GET /health/live` and `GET /health/ready` answer as
     // described above; the readiness check needs `database_path`.
