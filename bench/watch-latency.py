@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VERDICT = re.compile(rb"tests? pass|does not compile|timed out")
+VERDICT = re.compile(rb"tests? pass|does not compile|timed out|not graded")
 BUSY = re.compile(rb"\xe2\x9f\xb3")  # the "⟳" drawn while a check runs
 
 
