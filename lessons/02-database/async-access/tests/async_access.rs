@@ -72,27 +72,39 @@ impl Database {
     }
 }
 
+/// How long a job of these tests may take, waiting for its connection
+/// included: far more than any of them needs.
+const A_JOB_AT_MOST: Duration = Duration::from_secs(10);
+
 /// Runs `job` on the pool, failing the test with a plain message if it
-/// returns an error.
+/// returns an error, or if it is not done within [`A_JOB_AT_MOST`].
 async fn run<T, F>(pool: &Pool, job: F) -> T
 where
     F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    match pool.run(job).await {
-        Ok(value) => value,
-        Err(error) => panic!(
+    match tokio::time::timeout(A_JOB_AT_MOST, pool.run(job)).await {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => panic!(
             "\na job that cannot fail returned an error through the pool: {error}\n  call: pool.run(job)\n"
+        ),
+        Err(_) => panic!(
+            "\na job given to Pool::run was not done within {} seconds\n  call: pool.run(job)\n\
+             The job itself takes a moment. Was it waiting for a connection that never came \
+             back to the pool? A connection goes back when its job ends.\n",
+            A_JOB_AT_MOST.as_secs()
         ),
     }
 }
 
-/// What a spawned job returned, failing the test with a plain message if it
-/// panicked.
+/// What a spawned job returned. If it panicked, the test fails with that
+/// panic, whose message was printed when it happened: the verdict is its
+/// first line, not a "task panicked" wrapped around it.
 fn finished<T>(job: Result<T, tokio::task::JoinError>) -> T {
     match job {
         Ok(value) => value,
-        Err(error) => panic!("\na job given to Pool::run panicked: {error}\n"),
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => panic!("\na job given to Pool::run was cancelled: {error}\n"),
     }
 }
 
