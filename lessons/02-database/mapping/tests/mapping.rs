@@ -123,6 +123,19 @@ fn unix(time: SystemTime) -> String {
     }
 }
 
+/// Fails unless `cents` displays as `expected`. These tests show amounts
+/// with `Cents`'s `Display`, which this exercise gives as you wrote it in
+/// `database/money`.
+#[track_caller]
+fn assert_displays(cents: Cents, expected: &str) {
+    let shown = cents.to_string();
+    assert!(
+        shown == expected,
+        "\n{cents:?} displays as {shown:?}, expected {expected:?}\n`Cents` and its `Display` \
+         are given in this exercise, as you wrote them in database/money: were they changed?\n"
+    );
+}
+
 /// Marks payment `id` refunded at `seconds`, with the test's own SQL.
 fn refund_directly(db: &Connection, id: i64, seconds: i64) {
     db.execute(
@@ -368,6 +381,7 @@ fn total_paid_adds_up_the_payments_that_were_not_refunded() {
         "\nthe total paid is {paid}, expected 20.00\n  payments: 19.99, 50.00 (refunded), 0.01\n\
          A refunded payment has a refunded_at that is not NULL: leave it out.\n"
     );
+    assert_displays(paid, "20.00");
 }
 
 #[test]
@@ -380,6 +394,7 @@ fn total_paid_is_zero_when_nothing_was_paid() {
         "\nthe total paid is {paid} with no payments, expected 0.00\nIn SQL, the sum of no rows \
          is NULL.\n"
     );
+    assert_displays(paid, "0.00");
     let refunded = insert(&db, &new_payment("Ada Lovelace", 1999, None, NOV_14));
     refund_directly(&db, refunded.id, NOV_14 + 1);
     let paid = total(&db);

@@ -280,6 +280,15 @@ fn a_failing_migration_leaves_the_version_the_schema_and_the_data_as_they_were()
          4]) on a database at version 3\n  migration 4: {BROKEN}\nIts second statement fails: \
          there is no column `mobile`.\n"
     );
+    if let Err(error) = &result {
+        let text = error.to_string();
+        assert!(
+            text.contains('4') && text.contains("mobile"),
+            "\nthe error's text does not name migration 4 and what failed: {text:?}\n  \
+             returned: {result:?}\nThe `Display` of MigrationError is given, and writes \
+             `migration 4 failed: no such column: mobile`: was it changed?\n"
+        );
+    }
     let version = version_of(&db);
     assert!(
         version == 3,

@@ -121,6 +121,16 @@ fn a_transfer_to_a_missing_account_is_refused_and_changes_nothing() {
          cents)\nThere is no account 999. An UPDATE whose WHERE matches no row is not an \
          error in SQL: it changes 0 rows.\n"
     );
+    if let Err(error) = &result {
+        let text = error.to_string();
+        assert!(
+            text.contains("999"),
+            "\nthe error's text does not name the missing account 999: {text:?}\n  call: \
+             transfer(alice, account 999, 30 cents), which returned {result:?}\nThe `Display` \
+             of TransferError is given, and writes `account 999 does not exist`: was it \
+             changed?\n"
+        );
+    }
     let after = "a refused transfer of 30 cents from alice to the missing account 999";
     assert_balances(&db, (alice, bob), (100, 50), after);
 }
