@@ -80,6 +80,8 @@ impl Job<'_> {
             .collect();
         files.push(lesson.join(crate::manifest::LESSON_FILE));
         files.push(lesson.join(crate::manifest::SUMS_FILE));
+        // Which versions of the dependencies a build takes.
+        files.push(PathBuf::from("Cargo.lock"));
         (dirs, files)
     }
 }
@@ -178,9 +180,24 @@ impl<'a> Runner<'a> {
             .iter()
             .map(|job| (job.package().to_string(), Digests::of(root, job)))
             .collect();
+        let mut ledger = Ledger::load(&self.target_dir);
+        if let Some(executables) = self.unchanged(jobs, &before, &ledger) {
+            // Every test binary is one the ledger saw built from exactly
+            // these sources, and untouched since: cargo would build nothing.
+            return Ok(Build {
+                messages: BuildMessages {
+                    executables,
+                    success: Some(true),
+                    ..BuildMessages::default()
+                },
+                ledger,
+                digests: before,
+                changed_during_build: BTreeSet::new(),
+                checker: checker_identity(),
+            });
+        }
         let packages: Vec<&str> = jobs.iter().map(|job| job.package()).collect();
         let mut messages = build::cargo(&self.request(packages), on_progress.clone())?;
-        let mut ledger = Ledger::load(&self.target_dir);
 
         // Fresh by cargo's dates, yet not what the ledger saw built from
         // these very sources: build it again.
@@ -212,13 +229,13 @@ impl<'a> Runner<'a> {
         for job in jobs {
             let digests = &before[job.package()];
             let after = Digests::of(root, job);
-            let executables: Vec<PathBuf> = self
+            let executables: Vec<(PathBuf, PathBuf)> = self
                 .executables_of(&messages, job)
-                .map(|exe| exe.executable.clone())
+                .map(|exe| (exe.executable.clone(), exe.src_path.clone()))
                 .collect();
-            for executable in executables {
+            for (executable, source) in executables {
                 if after.all == digests.all {
-                    ledger.record(&executable, digests.all.clone());
+                    ledger.record(&executable, &source, digests.all.clone());
                 } else {
                     // Built from bytes that are gone: never vouch for it.
                     ledger.forget(&executable);
@@ -235,16 +252,37 @@ impl<'a> Runner<'a> {
             ledger.forget(&stale);
         }
         ledger.save();
-        let checker = std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some((exe.clone(), Identity::of(&exe).ok()?)));
         Ok(Build {
             messages,
             ledger,
             digests: before,
             changed_during_build,
-            checker,
+            checker: checker_identity(),
         })
+    }
+
+    /// The test binaries of every job, if the ledger holds each as built
+    /// from the job's sources as they are now, and unchanged since.
+    fn unchanged(
+        &self,
+        jobs: &[Job],
+        digests: &std::collections::HashMap<String, Digests>,
+        ledger: &Ledger,
+    ) -> Option<Vec<TestExecutable>> {
+        let mut executables = Vec::new();
+        for job in jobs {
+            let inputs = &digests.get(job.package())?.all;
+            for test in &job.exercise.tests {
+                let source = self.workbook.path(job.dir()).join(test);
+                let executable = ledger.built_from(&source, inputs)?;
+                executables.push(TestExecutable {
+                    src_path: source,
+                    executable,
+                    fresh: true,
+                });
+            }
+        }
+        Some(executables)
     }
 
     fn request(&self, packages: Vec<&'a str>) -> build::Request<'_> {
@@ -561,6 +599,13 @@ impl<'a> Runner<'a> {
         }
         names
     }
+}
+
+/// The checker's own binary as it is now.
+fn checker_identity() -> Option<(PathBuf, Identity)> {
+    let exe = std::env::current_exe().ok()?;
+    let identity = Identity::of(&exe).ok()?;
+    Some((exe, identity))
 }
 
 /// The solution's test binary wraps the lesson's test file in a module named

@@ -603,3 +603,53 @@ fn updates_pulled_from_the_workbooks_upstream_are_as_given_but_local_edits_are_n
         "modified"
     );
 }
+
+#[test]
+fn a_check_with_nothing_changed_runs_no_cargo_but_any_change_or_forgery_does() {
+    let workbook = Workbook::new();
+    assert_eq!(
+        status(&workbook.check("calm/greet"), "calm/greet"),
+        "failed"
+    );
+    // Without cargo, only a check that needs no build can run.
+    let no_cargo = [("CARGO", "/nonexistent/cargo")];
+    let checker = Path::new(CHECKER);
+    let args = ["check", "calm/greet", "--format", "json"];
+    let again = workbook.run_with(checker, &args, &no_cargo);
+    assert_eq!(
+        status(&json(&again), "calm/greet"),
+        "failed",
+        "nothing changed, yet the check wanted cargo: {}",
+        again.stderr
+    );
+    // A forged test binary is not taken for the one the ledger saw built.
+    for binary in calm_binaries(&workbook) {
+        std::fs::write(&binary, FORGED_REPORT).unwrap();
+    }
+    let forged = workbook.run_with(checker, &args, &no_cargo);
+    assert_eq!(
+        forged.code,
+        Some(2),
+        "the forged binary was run: {}",
+        forged.stdout
+    );
+    assert!(
+        forged.stderr.contains("cannot start cargo"),
+        "{}",
+        forged.stderr
+    );
+    // Nor is a binary built from other sources than those on disk now.
+    assert_eq!(
+        status(&workbook.check("calm/greet"), "calm/greet"),
+        "failed"
+    );
+    workbook.solve("01-calm", "greet");
+    let edited = workbook.run_with(checker, &args, &no_cargo);
+    assert_eq!(
+        edited.code,
+        Some(2),
+        "an edit was graded without a build: {}",
+        edited.stdout
+    );
+    assert_eq!(status(&workbook.check("calm/greet"), "calm/greet"), "done");
+}

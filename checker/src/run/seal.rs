@@ -89,6 +89,9 @@ pub struct Entry {
     pub identity: Identity,
     /// The digest of the sources the binary was built from.
     pub inputs: String,
+    /// The test file the binary was built from (`tests/hello.rs`).
+    #[serde(default)]
+    pub source: Option<PathBuf>,
 }
 
 /// The test binaries the checker saw built, by path.
@@ -121,24 +124,39 @@ impl Ledger {
         })
     }
 
-    /// Records that `binary`, as it is now, was built from `inputs`.
-    pub fn record(&mut self, binary: &Path, inputs: String) {
+    /// Records that `binary`, as it is now, was built from `source` and the
+    /// sources whose digest is `inputs`.
+    pub fn record(&mut self, binary: &Path, source: &Path, inputs: String) {
         match Identity::of(binary) {
             Ok(identity) => {
-                self.entries
-                    .insert(binary.to_path_buf(), Entry { identity, inputs });
+                let entry = Entry {
+                    identity,
+                    inputs,
+                    source: Some(source.to_path_buf()),
+                };
+                self.entries.insert(binary.to_path_buf(), entry);
             }
             Err(_) => self.forget(binary),
         }
     }
 
+    /// The binary built from the test file `source` out of the sources
+    /// whose digest is `inputs`, if the ledger holds one, unchanged since.
+    pub fn built_from(&self, source: &Path, inputs: &str) -> Option<PathBuf> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.source.as_deref() == Some(source) && entry.inputs == inputs)
+            .find(|(binary, entry)| Identity::of(binary).is_ok_and(|now| now == entry.identity))
+            .map(|(binary, _)| binary.clone())
+    }
+
     /// Takes every binary as it is now: for a copy of a build folder that
     /// the checker made itself, at the same path, before anything ran.
     pub fn reseal(&mut self) {
-        let paths: Vec<PathBuf> = self.entries.keys().cloned().collect();
-        for path in paths {
-            let inputs = self.entries[&path].inputs.clone();
-            self.record(&path, inputs);
+        for (path, entry) in &mut self.entries {
+            if let Ok(identity) = Identity::of(path) {
+                entry.identity = identity;
+            }
         }
     }
 
@@ -371,15 +389,19 @@ mod tests {
         fs::create_dir_all(binary.parent().unwrap()).unwrap();
         fs::write(&binary, b"elf").unwrap();
         let mut ledger = Ledger::load(dir.path());
-        ledger.record(&binary, "sources-1".into());
+        let test = Path::new("/w/lessons/a/tests/a.rs");
+        ledger.record(&binary, test, "sources-1".into());
         ledger.save();
         let ledger = Ledger::load(dir.path());
         assert!(ledger.vouches_for(&binary, "sources-1"));
         assert!(!ledger.vouches_for(&binary, "sources-2"));
+        assert_eq!(ledger.built_from(test, "sources-1"), Some(binary.clone()));
+        assert_eq!(ledger.built_from(test, "sources-2"), None);
         assert!(ledger.changed().is_empty());
         fs::remove_file(&binary).unwrap();
         fs::write(&binary, b"forged").unwrap();
         assert!(!ledger.vouches_for(&binary, "sources-1"));
+        assert_eq!(ledger.built_from(test, "sources-1"), None);
         assert_eq!(ledger.changed(), [binary]);
     }
 
