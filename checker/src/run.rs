@@ -97,12 +97,11 @@ struct Digests {
 impl Digests {
     fn of(root: &Path, job: &Job) -> Digests {
         let (dirs, files) = job.sources();
-        let all = seal::digest_sources(root, &dirs, &files, &[]);
-        let edited: Vec<PathBuf> = match job.side {
-            Side::Starter => job.exercise.edit.clone(),
-            Side::Solution => Vec::new(),
+        let edited: &[PathBuf] = match job.side {
+            Side::Starter => &job.exercise.edit,
+            Side::Solution => &[],
         };
-        let graded = seal::digest_sources(root, &dirs, &files, &edited);
+        let (all, graded) = seal::digest_sources(root, &dirs, &files, edited);
         Digests { all, graded }
     }
 }

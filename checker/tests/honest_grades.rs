@@ -9,6 +9,8 @@
 
 mod common;
 use common::copy_tree;
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/git.rs"]
 mod git;
 #[path = "common/report.rs"]
@@ -22,14 +24,6 @@ use serde_json::Value;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hostile");
 const CHECKER: &str = env!("CARGO_BIN_EXE_checker");
-const ENV_REMOVED: [&str; 6] = [
-    "CARGO_TARGET_DIR",
-    "WORKBOOK_ROOT",
-    "RUST_BACKTRACE",
-    "RUST_TEST_THREADS",
-    "RUST_TEST_NOCAPTURE",
-    "CARGO_BUILD_TARGET_DIR",
-];
 
 /// A private copy of the hostile fixture, a git repository whose one
 /// commit is the workbook as given (the checker's baseline).
@@ -89,13 +83,7 @@ impl Workbook {
     fn run_with(&self, checker: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut command = Command::new(checker);
         command.args(args).current_dir(&self.root);
-        for name in ENV_REMOVED {
-            command.env_remove(name);
-        }
-        command.env("NO_COLOR", "1");
-        for (name, value) in env {
-            command.env(name, value);
-        }
+        env::prepare(&mut command, env);
         let output = command.output().unwrap();
         Run {
             code: output.status.code(),
@@ -652,4 +640,54 @@ fn a_check_with_nothing_changed_runs_no_cargo_but_any_change_or_forgery_does() {
         edited.stdout
     );
     assert_eq!(status(&workbook.check("calm/greet"), "calm/greet"), "done");
+}
+
+#[test]
+fn a_learner_whose_code_writes_into_the_shared_warm_build_is_void_and_the_next_is_graded_as_usual()
+{
+    let instructor = Workbook::new();
+    // Learner one's code finds the warm build beside its own and writes
+    // into a file there.
+    let spoiler = Workbook::new();
+    spoiler.write(
+        "lessons/06-cheats/honest/src/lib.rs",
+        r#"/// Adds two numbers (and spoils the shared build on the way).
+pub fn add(a: u32, b: u32) -> u32 {
+    let me = std::env::current_exe().unwrap();
+    // target/grade/target/debug/deps/TEST -> target/grade/warm/debug/deps
+    let grade = me.ancestors().nth(4).unwrap();
+    let deps = grade.join("warm/debug/deps");
+    if let Some(entry) = std::fs::read_dir(&deps).unwrap().flatten().next() {
+        let _ = std::fs::write(entry.path(), b"spoiled");
+    }
+    a + b
+}
+"#,
+    );
+    let honest = Workbook::new();
+    honest.solve("06-cheats", "honest");
+    let out = tempfile::tempdir().unwrap();
+    let run = instructor.run(&[
+        "grade",
+        spoiler.root.to_str().unwrap(),
+        honest.root.to_str().unwrap(),
+        "--only",
+        "cheats/honest",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("building it again"), "{}", run.stderr);
+    let report = |name: &str| -> Value {
+        let path = out.path().join(format!("{name}.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let spoiled = report("workbook");
+    assert_eq!(status(&spoiled, "cheats/honest"), "modified", "{spoiled:#}");
+    let next = report("workbook-2");
+    assert_eq!(
+        status(&next, "cheats/honest"),
+        "done",
+        "the learner after the one who spoiled the warm build paid for it: {next:#}"
+    );
 }

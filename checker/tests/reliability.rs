@@ -18,6 +18,8 @@
 
 mod common;
 use common::copy_tree;
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/pty.rs"]
 mod pty;
 #[path = "common/report.rs"]
@@ -91,13 +93,7 @@ impl Workbook {
             None => Command::new(CHECKER),
         };
         command.args(args).current_dir(&self.root);
-        for name in ENV_REMOVED {
-            command.env_remove(name);
-        }
-        command.env("NO_COLOR", "1");
-        for (name, value) in env {
-            command.env(name, value);
-        }
+        env::prepare(&mut command, env);
         command
     }
 
@@ -136,16 +132,6 @@ impl Workbook {
         literal(&self.root.display().to_string())
     }
 }
-
-/// What the tests' environment may hold that would change what they see.
-const ENV_REMOVED: [&str; 6] = [
-    "CARGO_TARGET_DIR",
-    "WORKBOOK_ROOT",
-    "CLICOLOR_FORCE",
-    "HOSTILE_MARKER",
-    "HOSTILE_BUILD_MARKER",
-    "RUST_TEST_THREADS",
-];
 
 /// A checker running in the background, its output collected as it comes.
 struct Running {
@@ -708,7 +694,7 @@ impl Terminal {
         command.cwd(workbook.root());
         command.env("TERM", "xterm-256color");
         command.env("NO_COLOR", "1");
-        for name in ENV_REMOVED {
+        for name in env::REMOVED {
             command.env_remove(name);
         }
         for (name, value) in env {

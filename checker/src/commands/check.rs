@@ -74,15 +74,16 @@ pub fn run(
 }
 
 /// What in the exercise's edited files is worth a look, compared with the
-/// starters at `baseline`.
+/// starters at `baseline`: a file git cannot give the starter of (no git,
+/// an unknown commit) is not scanned, or the starter's own text would be
+/// flagged.
 fn review(context: &Context, exercise: &Exercise, baseline: &str) -> Vec<integrity::review::Flag> {
     let files: Vec<_> = exercise
         .edit
         .iter()
-        .map(|file| {
-            let starter =
-                integrity::baseline::file_at(&context.workbook, baseline, file).unwrap_or_default();
-            (file.clone(), starter)
+        .filter_map(|file| {
+            let starter = integrity::baseline::file_at(&context.workbook, baseline, file)?;
+            Some((file.clone(), starter))
         })
         .collect();
     integrity::review::scan_files(&context.workbook.root, &files)
@@ -121,11 +122,8 @@ pub fn check(
     let mut build = runner.build(&jobs, on_build)?;
     // The commit the starters come from, if git knows it (a learner could
     // point the progress file elsewhere; `grade` trusts no such thing).
-    let baseline = context
-        .store
-        .load()?
-        .baseline
-        .filter(|commit| integrity::baseline::knows(&context.workbook, commit));
+    // Where git does not know it, the comparisons below find nothing to say.
+    let baseline = context.store.load()?.baseline;
     let mut outcomes = Vec::new();
     for job in &jobs {
         let mut outcome = runner.test(job, &mut build);
@@ -136,7 +134,6 @@ pub fn check(
                 "files that grade it differ from the workbook as it was given, or are new",
             );
         }
-        // Without the starters to compare with, their own text would be flagged.
         if let Some(commit) = baseline.as_deref() {
             outcome.review = review(context, job.exercise, commit);
         }

@@ -73,7 +73,7 @@ pub fn run(context: &Context, request: Request) -> Result<ExitCode> {
     let warm = work.join("warm");
     let started = Instant::now();
     eprintln!("Building the starters once, to warm the build folder every learner starts from...");
-    let stash = warm_up(context, &tree, &target, &warm, &ids, sandbox.clone())?;
+    let mut stash = warm_up(context, &tree, &target, &warm, &ids, sandbox.clone())?;
     eprintln!("  ready in {:.1} s", started.elapsed().as_secs_f64());
     let instructor_sources = sources_digest(&instructor.root);
 
@@ -92,7 +92,8 @@ pub fn run(context: &Context, request: Request) -> Result<ExitCode> {
         )
         .with_context(|| format!("grading {} failed", learner.name))?;
         let (exercises, mut outcomes) = outcomes;
-        if let Some(changed) = stash.changed() {
+        let tampered = stash.changed();
+        if let Some(changed) = &tampered {
             // This learner's code wrote into the build every learner starts
             // from: its grade is void, and the next learner gets a new one.
             for outcome in &mut outcomes {
@@ -114,9 +115,9 @@ pub fn run(context: &Context, request: Request) -> Result<ExitCode> {
         write_reports(&request, learner, &context.workbook, &exercises, &outcomes)?;
         print_line(learner, &exercises, &outcomes, started.elapsed());
         graded += 1;
-        if stash.changed().is_some() {
+        if tampered.is_some() {
             eprintln!("  the warm build was changed: building it again");
-            warm_up(context, &tree, &target, &warm, &ids, sandbox.clone())?;
+            stash = warm_up(context, &tree, &target, &warm, &ids, sandbox.clone())?;
         }
     }
     println!(
@@ -394,7 +395,7 @@ fn sources_digest(root: &Path) -> String {
         .map(PathBuf::from)
         .collect();
     let files = [PathBuf::from("Cargo.toml"), PathBuf::from("workbook.toml")];
-    seal::digest_sources(root, &dirs, &files, &[])
+    seal::digest_sources(root, &dirs, &files, &[]).0
 }
 
 fn write_reports(

@@ -116,16 +116,6 @@ pub fn file_at(workbook: &Workbook, commit: &str, file: &Path) -> Option<String>
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Whether `commit` is a commit of the workbook's repository.
-pub fn knows(workbook: &Workbook, commit: &str) -> bool {
-    git(
-        workbook,
-        &["cat-file", "-e", &format!("{commit}^{{commit}}")],
-        std::iter::empty::<&String>(),
-    )
-    .is_some()
-}
-
 /// Runs git at the workbook root only (never a repository above it) and
 /// returns the NUL-separated paths it printed, or `None` if it failed.
 fn git<'a>(

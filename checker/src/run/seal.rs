@@ -200,15 +200,16 @@ impl Ledger {
     }
 }
 
-/// A digest of every file below `dirs` (their `target` folders aside) and of
-/// `files`, all but `exclude`: what a build of them reads. Missing paths
-/// count as missing.
+/// Digests of every file below `dirs` (their `target` folders aside) and of
+/// `files`, which is what a build of them reads: one of them all, and one of
+/// all but `apart` (the learner's own files), from one reading of each file.
+/// Missing paths count as missing.
 pub fn digest_sources(
     root: &Path,
     dirs: &[PathBuf],
     files: &[PathBuf],
-    exclude: &[PathBuf],
-) -> String {
+    apart: &[PathBuf],
+) -> (String, String) {
     let mut found = Vec::new();
     for dir in dirs {
         collect(&root.join(dir), &mut found);
@@ -216,27 +217,34 @@ pub fn digest_sources(
     found.extend(files.iter().map(|file| root.join(file)));
     found.sort();
     found.dedup();
-    found.retain(|path| !exclude.iter().any(|file| root.join(file) == *path));
-    let mut hasher = Sha256::new();
+    let apart: Vec<PathBuf> = apart.iter().map(|file| root.join(file)).collect();
+    let (mut all, mut rest) = (Sha256::new(), Sha256::new());
     for path in &found {
-        hasher.update(path.to_string_lossy().as_bytes());
-        hasher.update([0]);
+        let kept_apart = apart.contains(path);
+        let mut update = |bytes: &[u8]| {
+            all.update(bytes);
+            if !kept_apart {
+                rest.update(bytes);
+            }
+        };
+        update(path.to_string_lossy().as_bytes());
+        update(&[0]);
         match fs::metadata(path) {
             Ok(meta) if meta.len() > MAX_HASHED_BYTES => {
                 let identity = Identity::of(path).ok();
-                hasher.update(format!("{identity:?}").as_bytes());
+                update(format!("{identity:?}").as_bytes());
             }
             Ok(_) => match fs::read(path) {
                 Ok(bytes) => {
-                    hasher.update((bytes.len() as u64).to_le_bytes());
-                    hasher.update(&bytes);
+                    update(&(bytes.len() as u64).to_le_bytes());
+                    update(&bytes);
                 }
-                Err(_) => hasher.update(b"unreadable"),
+                Err(_) => update(b"unreadable"),
             },
-            Err(_) => hasher.update(b"missing"),
+            Err(_) => update(b"missing"),
         }
     }
-    hex(&hasher.finalize())
+    (hex(&all.finalize()), hex(&rest.finalize()))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -363,7 +371,7 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_of_sources_changes_with_any_byte_and_not_with_dates() {
+    fn the_digests_of_sources_change_with_any_byte_and_not_with_dates() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("ex/src")).unwrap();
         fs::create_dir_all(dir.path().join("ex/target")).unwrap();
@@ -371,15 +379,21 @@ mod tests {
         fs::write(dir.path().join("Cargo.toml"), "[workspace]").unwrap();
         let dirs = [PathBuf::from("ex")];
         let files = [PathBuf::from("Cargo.toml")];
-        let first = digest_sources(dir.path(), &dirs, &files, &[]);
+        let apart = [PathBuf::from("ex/src/lib.rs")];
+        let digests = || digest_sources(dir.path(), &dirs, &files, &apart);
+        let first = digests();
         fs::write(dir.path().join("ex/target/junk"), "ignored").unwrap();
-        assert_eq!(digest_sources(dir.path(), &dirs, &files, &[]), first);
+        assert_eq!(digests(), first);
+        // The learner's file counts in the first digest only.
         fs::write(dir.path().join("ex/src/lib.rs"), "fn b() {}").unwrap();
-        assert_ne!(digest_sources(dir.path(), &dirs, &files, &[]), first);
+        let edited = digests();
+        assert_ne!(edited.0, first.0);
+        assert_eq!(edited.1, first.1);
         fs::write(dir.path().join("ex/src/lib.rs"), "fn a() {}").unwrap();
-        assert_eq!(digest_sources(dir.path(), &dirs, &files, &[]), first);
+        assert_eq!(digests(), first);
         fs::write(dir.path().join("ex/build.rs"), "fn main() {}").unwrap();
-        assert_ne!(digest_sources(dir.path(), &dirs, &files, &[]), first);
+        let added = digests();
+        assert!(added.0 != first.0 && added.1 != first.1);
     }
 
     #[test]
