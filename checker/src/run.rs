@@ -362,9 +362,7 @@ impl<'a> Runner<'a> {
                 ));
                 continue;
             };
-            if build.ledger.get(&binary.executable).is_none_or(|entry| {
-                Identity::of(&binary.executable).ok().as_ref() != Some(&entry.identity)
-            }) {
+            if !build.ledger.holds(&binary.executable) {
                 // Something that ran since the build (the tests of another
                 // exercise) replaced it.
                 build.ledger.forget(&binary.executable);

@@ -113,15 +113,18 @@ impl Ledger {
         Ledger { path, entries }
     }
 
-    pub fn get(&self, binary: &Path) -> Option<&Entry> {
-        self.entries.get(binary)
+    /// Whether the ledger holds `binary`, unchanged since it was recorded.
+    pub fn holds(&self, binary: &Path) -> bool {
+        self.entries
+            .get(binary)
+            .is_some_and(|entry| as_recorded(binary, entry))
     }
 
     /// Whether `binary` is what the ledger says was built from `inputs`.
     pub fn vouches_for(&self, binary: &Path, inputs: &str) -> bool {
-        self.entries.get(binary).is_some_and(|entry| {
-            entry.inputs == inputs && Identity::of(binary).is_ok_and(|now| now == entry.identity)
-        })
+        self.entries
+            .get(binary)
+            .is_some_and(|entry| entry.inputs == inputs && as_recorded(binary, entry))
     }
 
     /// Records that `binary`, as it is now, was built from `source` and the
@@ -146,7 +149,7 @@ impl Ledger {
         self.entries
             .iter()
             .filter(|(_, entry)| entry.source.as_deref() == Some(source) && entry.inputs == inputs)
-            .find(|(binary, entry)| Identity::of(binary).is_ok_and(|now| now == entry.identity))
+            .find(|(binary, entry)| as_recorded(binary, entry))
             .map(|(binary, _)| binary.clone())
     }
 
@@ -176,11 +179,7 @@ impl Ledger {
             .collect();
         if !changed.is_empty() {
             let on_disk = Ledger::load(self.path.parent().unwrap_or(Path::new(".")));
-            changed.retain(|path| {
-                !on_disk
-                    .get(path)
-                    .is_some_and(|entry| Identity::of(path).is_ok_and(|now| now == entry.identity))
-            });
+            changed.retain(|path| !on_disk.holds(path));
         }
         changed
     }
@@ -198,6 +197,11 @@ impl Ledger {
             let _ = fs::remove_file(&temporary);
         }
     }
+}
+
+/// Whether the file at `binary` is the one `entry` recorded.
+fn as_recorded(binary: &Path, entry: &Entry) -> bool {
+    Identity::of(binary).is_ok_and(|now| now == entry.identity)
 }
 
 /// Digests of every file below `dirs` (their `target` folders aside) and of
