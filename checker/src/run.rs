@@ -50,7 +50,18 @@ pub struct Job<'a> {
     pub side: Side,
 }
 
-impl Job<'_> {
+impl<'a> Job<'a> {
+    /// The learner's side of each exercise.
+    pub fn starters(exercises: &[&'a Exercise]) -> Vec<Job<'a>> {
+        exercises
+            .iter()
+            .map(|exercise| Job {
+                exercise,
+                side: Side::Starter,
+            })
+            .collect()
+    }
+
     pub fn dir(&self) -> &Path {
         match self.side {
             Side::Starter => &self.exercise.dir,

@@ -11,7 +11,7 @@ use crate::integrity;
 use crate::manifest::Exercise;
 use crate::outcome::{Outcome, Status};
 use crate::render;
-use crate::run::{self, Job, Runner, Side};
+use crate::run::{self, Job, Runner};
 
 pub fn run(
     context: &Context,
@@ -112,13 +112,7 @@ pub fn check(
         context.color,
         timeout.map(Duration::from_secs),
     );
-    let jobs: Vec<Job> = exercises
-        .iter()
-        .map(|exercise| Job {
-            exercise,
-            side: Side::Starter,
-        })
-        .collect();
+    let jobs = Job::starters(exercises);
     let mut build = runner.build(&jobs, on_build)?;
     // The commit the starters come from, if git knows it (a learner could
     // point the progress file elsewhere; `grade` trusts no such thing).

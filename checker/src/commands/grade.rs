@@ -28,7 +28,7 @@ use crate::manifest::{Exercise, Workbook};
 use crate::outcome::{Outcome, Status};
 use crate::render;
 use crate::run::seal::{self, Identity};
-use crate::run::{self, Job, Runner, Side, sandbox::Sandbox};
+use crate::run::{self, Job, Runner, sandbox::Sandbox};
 use crate::term;
 
 /// What `grade` was asked.
@@ -264,7 +264,7 @@ fn warm_up(
         .filter(|e| ids.contains(e.id.as_str()))
         .collect();
     let runner = runner(context, &workbook, target, sandbox, None);
-    let jobs = jobs(&exercises);
+    let jobs = Job::starters(&exercises);
     let show = term::stderr_is_terminal();
     let build = runner.build(&jobs, Some(run::build_feedback(show)));
     if show {
@@ -297,16 +297,6 @@ fn runner<'a>(
         // only cost time and room.
         .env(vec![("CARGO_INCREMENTAL".into(), "0".into())])
         .sandbox(sandbox)
-}
-
-fn jobs<'a>(exercises: &[&'a Exercise]) -> Vec<Job<'a>> {
-    exercises
-        .iter()
-        .map(|exercise| Job {
-            exercise,
-            side: Side::Starter,
-        })
-        .collect()
 }
 
 /// Grades one learner: the instructor's tree with the learner's edited
@@ -375,7 +365,7 @@ fn grade_one(
     ledger.save();
     let refs: Vec<&Exercise> = exercises.iter().collect();
     let runner = runner(context, &workbook, target, sandbox, timeout);
-    let jobs = jobs(&refs);
+    let jobs = Job::starters(&refs);
     let mut build = runner.build(&jobs, None)?;
     let mut outcomes = Vec::new();
     for ((job, notes), review) in jobs.iter().zip(notes).zip(reviews) {
