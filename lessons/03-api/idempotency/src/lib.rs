@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/idempotency is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/openapi is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/problem-details is being written.

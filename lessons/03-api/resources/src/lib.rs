@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/resources is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/snapshots is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/validation is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/conditional is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/filtering is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/pagination is being written.

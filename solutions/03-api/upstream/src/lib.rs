@@ -1,0 +1,1 @@
+//! PLACEHOLDER: api/upstream is being written.
