@@ -224,7 +224,7 @@ fn build_scripts_solution_paths_and_edited_manifests_or_records_are_changes_that
     let clean = workbook.check("cheats/honest");
     assert_eq!(status(&clean, "cheats/honest"), "done", "{clean:#}");
 
-    let cheats: [(&str, &Cheat); 5] = [
+    let cheats: [(&str, &Cheat); 6] = [
         ("a new build.rs", &|w: &Workbook| {
             w.write("lessons/06-cheats/honest/build.rs", "fn main() {}\n")
         }),
@@ -268,6 +268,10 @@ fn build_scripts_solution_paths_and_edited_manifests_or_records_are_changes_that
             "build settings in a new .cargo/config.toml",
             &|w: &Workbook| w.write(".cargo/config.toml", "[build]\nrustflags = []\n"),
         ),
+        (
+            "an expectation edited in a file the tests read",
+            &|w: &Workbook| w.write("lessons/06-cheats/honest/tests/data/sums.txt", "2 3 6\n"),
+        ),
     ];
     for (cheat, apply) in cheats {
         workbook.restore();
@@ -282,6 +286,32 @@ fn build_scripts_solution_paths_and_edited_manifests_or_records_are_changes_that
         assert_eq!(honest["tests_passed"], 0, "{cheat}");
         assert_eq!(document["summary"]["percent"], 0.0, "{cheat}");
     }
+
+    // What insta proposes when a learner runs `cargo test` by hand is a
+    // result, not an expectation: it changes nothing the tests read.
+    workbook.restore();
+    workbook.solve("06-cheats", "honest");
+    for pending in ["sums.snap.new", "sums.pending-snap"] {
+        workbook.write(
+            &format!("lessons/06-cheats/honest/tests/snapshots/{pending}"),
+            "proposed\n",
+        );
+    }
+    let document = workbook.check("cheats/honest");
+    assert_eq!(status(&document, "cheats/honest"), "done", "{document:#}");
+
+    // Without git, the lesson's record is the only witness: it holds every
+    // file the tests read, and no proposal.
+    std::fs::remove_dir_all(workbook.path(".git")).unwrap();
+    let document = workbook.check("cheats/honest");
+    assert_eq!(status(&document, "cheats/honest"), "done", "{document:#}");
+    workbook.write("lessons/06-cheats/honest/tests/data/sums.txt", "2 3 6\n");
+    let document = workbook.check("cheats/honest");
+    assert_eq!(
+        status(&document, "cheats/honest"),
+        "modified",
+        "an edited data file went unnoticed without git: {document:#}"
+    );
 }
 
 #[test]
@@ -579,7 +609,7 @@ fn updates_pulled_from_the_workbooks_upstream_are_as_given_but_local_edits_are_n
         honest["status"], "done",
         "a pulled update is not tampering: {honest:#}"
     );
-    assert_eq!(honest["tests_total"], 3);
+    assert_eq!(honest["tests_total"], 4);
 
     // An edit of the learner's own is still one.
     learner.write(

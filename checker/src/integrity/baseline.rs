@@ -88,7 +88,11 @@ pub fn changed(workbook: &Workbook, exercise: &Exercise, baseline: &str) -> Opti
         ],
         untracked_in.iter().chain(&excluded),
     )?;
-    changed.extend(untracked.into_iter().filter(|path| !is_editor_litter(path)));
+    changed.extend(
+        untracked
+            .into_iter()
+            .filter(|path| !is_editor_litter(path) && !super::record::is_pending_snapshot(path)),
+    );
     changed.sort();
     changed.dedup();
     Some(changed)

@@ -1,5 +1,6 @@
 //! The record every lesson keeps of the files that grade it: the SHA-256 of
-//! its test files, of the manifests that say what is built and run
+//! every file in its exercises' `tests/` folders (test targets, shared
+//! modules, snapshots), of the manifests that say what is built and run
 //! (`exercise.toml`, the exercise's `Cargo.toml`, `lesson.toml`, the
 //! workspace's `Cargo.toml` and `.cargo/config.toml`) and of the shared
 //! testkit, in `tests.sha256`, in the format `sha256sum -c` reads, with paths
@@ -23,7 +24,7 @@ pub use crate::manifest::{SHARED_TEST_DIR, SUMS_FILE, WORKSPACE_FILES};
 /// and manifests, its lesson's manifest, the testkit and the workspace's
 /// build files (those that exist).
 pub fn graded_by(workbook: &Workbook, exercise: &Exercise) -> Vec<PathBuf> {
-    let mut files = exercise_files(exercise);
+    let mut files = exercise_files(workbook, exercise);
     files.push(lesson_dir(exercise).join(crate::manifest::LESSON_FILE));
     files.extend(shared_files(workbook));
     files
@@ -37,15 +38,49 @@ fn lesson_dir(exercise: &Exercise) -> PathBuf {
         .unwrap_or_default()
 }
 
-fn exercise_files(exercise: &Exercise) -> Vec<PathBuf> {
+/// An exercise's test targets, every other file in its `tests/` folder
+/// (modules the tests share, data they read such as insta's snapshots:
+/// a learner who edits an expected snapshot changes the grade as surely as
+/// one who edits an assertion), and its manifests.
+fn exercise_files(workbook: &Workbook, exercise: &Exercise) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = exercise
         .tests
         .iter()
         .map(|test| exercise.dir.join(test))
         .collect();
+    let mut beside = Vec::new();
+    all_files(workbook, &exercise.dir.join("tests"), &mut beside);
+    beside.retain(|file| !files.contains(file) && !is_pending_snapshot(file));
+    files.extend(beside);
     files.push(exercise.dir.join(crate::manifest::EXERCISE_FILE));
     files.push(exercise.dir.join("Cargo.toml"));
     files
+}
+
+/// insta's proposals for a snapshot (`cargo test` outside the checker
+/// writes them): results, never read by a test as expectations.
+pub fn is_pending_snapshot(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    name.ends_with(".snap.new") || name.ends_with(".pending-snap")
+}
+
+/// Every file under `dir`, in a stable order.
+fn all_files(workbook: &Workbook, dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(workbook.path(dir)) else {
+        return;
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| dir.join(entry.file_name()))
+        .collect();
+    found.sort();
+    for path in found {
+        if workbook.path(&path).is_dir() {
+            all_files(workbook, &path, files);
+        } else {
+            files.push(path);
+        }
+    }
 }
 
 fn shared_files(workbook: &Workbook) -> Vec<PathBuf> {
@@ -65,21 +100,13 @@ fn shared_files(workbook: &Workbook) -> Vec<PathBuf> {
 }
 
 fn rust_files(workbook: &Workbook, dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(workbook.path(dir)) else {
-        return;
-    };
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| dir.join(entry.file_name()))
-        .collect();
-    found.sort();
-    for path in found {
-        if workbook.path(&path).is_dir() {
-            rust_files(workbook, &path, files);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            files.push(path);
-        }
-    }
+    let mut found = Vec::new();
+    all_files(workbook, dir, &mut found);
+    files.extend(
+        found
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|ext| ext == "rs")),
+    );
 }
 
 /// The recorded sums of a lesson, by root-relative path (`None`: no record).
@@ -130,7 +157,11 @@ pub fn modified(workbook: &Workbook, exercise: &Exercise) -> Vec<PathBuf> {
 
 /// The text `tests.sha256` should hold for `lesson` now.
 pub fn render(workbook: &Workbook, lesson: &Lesson) -> Result<String> {
-    let mut files: Vec<PathBuf> = lesson.exercises.iter().flat_map(exercise_files).collect();
+    let mut files: Vec<PathBuf> = lesson
+        .exercises
+        .iter()
+        .flat_map(|exercise| exercise_files(workbook, exercise))
+        .collect();
     files.push(lesson.dir.join(crate::manifest::LESSON_FILE));
     files.extend(shared_files(workbook));
     let mut text = String::new();
