@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use api_snapshots::{Db, add_customer, add_product, app, create_schema, place_order};
 use insta::internals::{Content, ContentPath};
 use rusqlite::Connection;
-use testkit::{Reply, TestServer};
+use serde_json::Value;
+use testkit::{Reply, TestServer, status_text};
 
 /// A new, empty shop database with its schema.
 fn new_db() -> Db {
@@ -124,35 +125,49 @@ fn is_rfc3339_utc(text: &str) -> bool {
 }
 
 // ANCHOR: redactions
-/// Replaces an RFC 3339 UTC time by `[timestamp]`. Anything else stays as it
-/// is, so that the snapshot's diff shows it: a redaction must not hide a
-/// wrong value.
-fn timestamp(value: Content, _: ContentPath<'_>) -> Content {
-    match value.as_str() {
-        Some(text) if is_rfc3339_utc(text) => Content::from("[timestamp]"),
-        _ => value,
-    }
+/// What a redaction stands in for: a value that changes from run to run.
+#[derive(Clone, Copy)]
+enum Redact {
+    /// An id: an integer becomes `[id]`.
+    Id,
+    /// A time: an RFC 3339 UTC time becomes `[timestamp]`.
+    Timestamp,
 }
 
-/// Replaces an integer by `[id]`; a string, a float or a null stays.
-fn id(value: Content, _: ContentPath<'_>) -> Content {
-    match value.as_i64() {
-        Some(_) => Content::from("[id]"),
-        None => value,
+impl Redact {
+    /// What `value` becomes in the snapshot. A value of the wrong shape (an
+    /// id that is a string, a time in another format) stays as it is, so
+    /// that the diff shows it: a redaction must not hide a wrong value.
+    fn redact(self, value: Content) -> Content {
+        let marker = match self {
+            Redact::Id => value.as_i64().map(|_| "[id]"),
+            Redact::Timestamp => value
+                .as_str()
+                .filter(|text| is_rfc3339_utc(text))
+                .map(|_| "[timestamp]"),
+        };
+        marker.map_or(value, Content::from)
     }
 }
 // ANCHOR_END: redactions
 
-/// What a snapshot redacts: `(selector, how)`.
-type Redactions = &'static [(&'static str, fn(Content, ContentPath<'_>) -> Content)];
+/// What a snapshot redacts: `(selector, what)`, in insta's selector syntax
+/// (`.items[].product_id`: the `product_id` of every item).
+type Redactions = &'static [(&'static str, Redact)];
 
 // ANCHOR: assert_snapshot
 /// Fails unless the reply's JSON body matches the committed snapshot
 /// `tests/snapshots/{name}.snap`, after `redactions`. Objects compare
 /// whatever the order of their keys; arrays compare in order. `about` says
-/// in the snapshot's file what it shows.
+/// in the snapshot's file what it shows; `request` is the request sent.
 #[track_caller]
-fn assert_matches_snapshot(reply: &Reply, name: &str, about: &str, redactions: Redactions) {
+fn assert_matches_snapshot(
+    reply: &Reply,
+    request: &str,
+    name: &str,
+    about: &str,
+    redactions: Redactions,
+) {
     let body = reply.json();
     let mut settings = insta::Settings::clone_current();
     settings.set_description(about);
@@ -160,34 +175,154 @@ fn assert_matches_snapshot(reply: &Reply, name: &str, about: &str, redactions: R
     settings.set_prepend_module_to_snapshot(false);
     settings.set_sort_maps(true);
     settings.set_omit_expression(true);
-    for &(selector, redaction) in redactions {
-        settings.add_dynamic_redaction(selector, redaction);
+    for &(selector, what) in redactions {
+        settings.add_dynamic_redaction(selector, move |value: Content, _: ContentPath<'_>| {
+            what.redact(value)
+        });
     }
     let compared = catch_unwind(AssertUnwindSafe(|| {
         settings.bind(|| insta::assert_json_snapshot!(name, body));
     }));
     if compared.is_err() {
-        reply.fail_with_diagnosis(
-            &format!("the JSON body differs from the snapshot `{name}`"),
-            &format!(
-                "The diff printed above compares them line by line: `-old snapshot` lines \
-                 are what is expected (tests/snapshots/{name}.snap), `+new results` lines are \
-                 what your code answered. Change your code until the two agree. Do not update \
-                 the snapshot, whatever the advice above says: it is the specification, made \
-                 by the reference solution, and the checker compares your code with it as it \
-                 was shipped."
-            ),
+        let diff = snapshot_diff(name, &body, redactions);
+        panic!(
+            "\nthe JSON body differs from the snapshot `{name}`\n  request:  {request}\n  \
+             response: {}, whose body differs from tests/snapshots/{name}.snap here\n  \
+             (lines with - are the snapshot, expected; lines with + are your answer):\n\n\
+             {diff}\n\
+             Change your code until the two agree. Do not update the snapshot, whatever \
+             insta's advice says: it is the specification, made by the reference solution, \
+             and the checker compares your code with it as it was shipped. [id] and \
+             [timestamp] stand for ids and times (other tests check them); a value shown \
+             instead of them has the wrong shape.\n",
+            status_text(reply.status())
         );
     }
 }
 // ANCHOR_END: assert_snapshot
 
+/// The lines that differ between the snapshot `name` and `body` (redacted
+/// and with its keys sorted, as insta compares it), with two lines of
+/// context around each change.
+fn snapshot_diff(name: &str, body: &Value, redactions: Redactions) -> String {
+    let path = snapshot_folder().join(format!("{name}.snap"));
+    let file = std::fs::read_to_string(&path).unwrap_or_default();
+    // The file is a header between two `---` lines, then the snapshot.
+    let expected = file.splitn(3, "---\n").nth(2).unwrap_or_default();
+    let mut actual = body.clone();
+    for &(selector, what) in redactions {
+        let segments: Vec<&str> = selector.split('.').skip(1).collect();
+        redact_json(&mut actual, &segments, what);
+    }
+    let actual = serde_json::to_string_pretty(&sorted(actual)).unwrap_or_default();
+    line_diff(expected.trim_end(), &actual)
+}
+
+/// `value` redacted at the path `segments` (`name` or `name[]`) as insta's
+/// redaction does it.
+fn redact_json(value: &mut Value, segments: &[&str], what: Redact) {
+    let Some((segment, rest)) = segments.split_first() else {
+        let redacted = what.redact(match &*value {
+            Value::Number(number) => match number.as_i64() {
+                Some(integer) => Content::from(integer),
+                None => return,
+            },
+            Value::String(text) => Content::from(text.as_str()),
+            _ => return,
+        });
+        if let Some(marker) = redacted.as_str() {
+            *value = Value::from(marker);
+        }
+        return;
+    };
+    let (key, every) = match segment.strip_suffix("[]") {
+        Some(key) => (key, true),
+        None => (*segment, false),
+    };
+    let Some(inner) = value.get_mut(key) else {
+        return;
+    };
+    match inner {
+        Value::Array(items) if every => {
+            for item in items {
+                redact_json(item, rest, what);
+            }
+        }
+        _ if !every => redact_json(inner, rest, what),
+        _ => {}
+    }
+}
+
+/// `value` with the keys of every object in sorted order.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// A line diff of `expected` and `actual`: changed lines marked `-`
+/// (expected) and `+` (actual), with two lines of context.
+fn line_diff(expected: &str, actual: &str) -> String {
+    let old: Vec<&str> = expected.lines().collect();
+    let new: Vec<&str> = actual.lines().collect();
+    // The longest common subsequence, from the ends.
+    let mut common = vec![vec![0usize; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            common[i][j] = if old[i] == new[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let mut lines: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            lines.push((' ', old[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if j < new.len() && (i == old.len() || common[i][j + 1] >= common[i + 1][j]) {
+            lines.push(('+', new[j]));
+            j += 1;
+        } else {
+            lines.push(('-', old[i]));
+            i += 1;
+        }
+    }
+    let near_a_change = |at: usize| {
+        let from = at.saturating_sub(2);
+        let to = (at + 3).min(lines.len());
+        lines[from..to].iter().any(|(mark, _)| *mark != ' ')
+    };
+    let mut text = String::new();
+    let mut skipped = false;
+    for (at, (mark, line)) in lines.iter().enumerate() {
+        if near_a_change(at) {
+            if skipped {
+                text.push_str("      ...\n");
+                skipped = false;
+            }
+            text.push_str(&format!("    {mark} {line}\n"));
+        } else {
+            skipped = true;
+        }
+    }
+    text
+}
+
 /// The redactions of an order's snapshot.
 const ORDER: Redactions = &[
-    (".id", id),
-    (".customer.id", id),
-    (".items[].product_id", id),
-    (".created_at", timestamp),
+    (".id", Redact::Id),
+    (".customer.id", Redact::Id),
+    (".items[].product_id", Redact::Id),
+    (".created_at", Redact::Timestamp),
 ];
 
 // ANCHOR: order_snapshot
@@ -206,6 +341,7 @@ async fn an_order_answers_with_its_customer_items_and_totals() {
         .assert_content_type("application/json");
     assert_matches_snapshot(
         &reply,
+        &format!("GET /orders/{}", stored.order),
         "order",
         "GET /orders/{id}: a paid order of three products, with a discount",
         ORDER,
@@ -325,6 +461,7 @@ async fn an_unknown_order_is_a_404_problem() {
         .assert_content_type("application/problem+json");
     assert_matches_snapshot(
         &reply,
+        "GET /orders/999",
         "unknown_order",
         "GET /orders/999: no such order",
         PROBLEM,
@@ -388,7 +525,7 @@ fn shop_with_customers() -> (Db, Customers) {
 }
 
 /// The redactions of a list's snapshot. The times stay: the test set them.
-const LIST: Redactions = &[(".customer.id", id), (".orders[].id", id)];
+const LIST: Redactions = &[(".customer.id", Redact::Id), (".orders[].id", Redact::Id)];
 
 #[tokio::test]
 async fn a_customers_orders_come_newest_first_with_their_item_counts() {
@@ -405,6 +542,7 @@ async fn a_customers_orders_come_newest_first_with_their_item_counts() {
         .assert_content_type("application/json");
     assert_matches_snapshot(
         &reply,
+        &format!("GET /customers/{}/orders", customers.ada),
         "customer_orders",
         "GET /customers/{id}/orders: Ada's four orders, newest first",
         LIST,
@@ -432,14 +570,15 @@ async fn the_ids_in_a_customers_list_are_those_of_the_customer_and_their_orders(
         customers.ada,
         &customer_is,
     );
-    let ids: Vec<Option<i64>> = match body["orders"].as_array() {
-        Some(orders) => orders.iter().map(|order| order["id"].as_i64()).collect(),
+    let ids: Vec<Value> = match body["orders"].as_array() {
+        Some(orders) => orders.iter().map(|order| order["id"].clone()).collect(),
         None => reply.fail("expected `orders` to be an array of Ada's orders"),
     };
-    let expected: Vec<Option<i64>> = customers.adas_orders.iter().copied().map(Some).collect();
+    let expected: Vec<Value> = customers.adas_orders.iter().map(|&id| id.into()).collect();
     if ids != expected {
+        let (ids, expected) = (Value::from(ids), Value::from(expected));
         reply.fail_with_diagnosis(
-            &format!("expected the orders' ids {expected:?}, got {ids:?}"),
+            &format!("expected the orders' ids {expected}, got {ids}"),
             "Ada's orders, newest first: by `created_at`, newest first, and between two \
              orders placed in the same second, the greater id first. The snapshot shows \
              every id as [id]: this test checks the ids themselves.",
@@ -466,6 +605,7 @@ async fn a_customer_without_orders_has_an_empty_list() {
         .assert_content_type("application/json");
     assert_matches_snapshot(
         &reply,
+        &format!("GET /customers/{customer}/orders"),
         "customer_without_orders",
         "GET /customers/{id}/orders: a customer who has ordered nothing yet",
         LIST,
@@ -491,6 +631,7 @@ async fn an_unknown_customer_is_a_404_problem() {
         .assert_content_type("application/problem+json");
     assert_matches_snapshot(
         &reply,
+        &path,
         "unknown_customer",
         "GET /customers/42/orders: no such customer",
         PROBLEM,
