@@ -31,22 +31,6 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Stores a new product, created now, and returns its id.
-pub fn insert_product(
-    db: &Connection,
-    sku: &str,
-    name: &str,
-    price_cents: i64,
-    stock: i64,
-) -> rusqlite::Result<i64> {
-    db.execute(
-        "INSERT INTO products (sku, name, price_cents, stock, created_at)
-         VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-        (sku, name, price_cents, stock),
-    )?;
-    Ok(db.last_insert_rowid())
-}
-
 /// A product, as listed: `{"id": 7, "sku": "MUG-RED", "name": "Red mug",
 /// "price_cents": 1250, "stock": 12}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
