@@ -43,17 +43,32 @@ mod main_app;
 #[path = "../../../../lessons/01-server/middleware/examples/serve.rs"]
 mod middleware;
 #[allow(dead_code)]
+#[path = "../../../../lessons/03-api/pagination/examples/serve.rs"]
+mod pagination;
+#[allow(dead_code)]
+#[path = "../../../../lessons/03-api/problem-details/examples/serve.rs"]
+mod problem_details;
+#[allow(dead_code)]
+#[path = "../../../../lessons/03-api/resources/examples/serve.rs"]
+mod resources;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/routing/examples/serve.rs"]
 mod routing;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/shutdown/examples/serve.rs"]
 mod shutdown;
 #[allow(dead_code)]
+#[path = "../../../../lessons/03-api/snapshots/examples/serve.rs"]
+mod snapshots;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/state/examples/serve.rs"]
 mod state;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/testing/examples/serve.rs"]
 mod testing;
+#[allow(dead_code)]
+#[path = "../../../../lessons/03-api/validation/examples/serve.rs"]
+mod validation;
 
 /// One exercise's "Try it": its page, the command that serves its example,
 /// and what the example does.
@@ -168,6 +183,36 @@ fn examples() -> Vec<Example> {
             |_| async_access::banner(),
             |_, folder| async_access::app(folder),
         ),
+        Example::new(
+            "api/resources.md",
+            "cargo run -q -p api-resources --example serve",
+            |_| resources::banner(),
+            |_, _| resources::app(),
+        ),
+        Example::new(
+            "api/validation.md",
+            "cargo run -q -p api-validation --example serve",
+            |_| validation::banner(),
+            |_, _| validation::app(),
+        ),
+        Example::new(
+            "api/problem-details.md",
+            "cargo run -q -p api-problem-details --example serve",
+            |_| problem_details::banner(),
+            |_, folder| problem_details::app(folder),
+        ),
+        Example::new(
+            "api/pagination.md",
+            "cargo run -q -p api-pagination --example serve",
+            |_| pagination::banner(),
+            |_, folder| pagination::app(folder),
+        ),
+        Example::new(
+            "api/snapshots.md",
+            "cargo run -q -p api-snapshots --example serve",
+            |_| snapshots::banner(),
+            |_, _| snapshots::app(),
+        ),
     ]
 }
 
@@ -229,6 +274,31 @@ async fn main_program() {
 #[tokio::test]
 async fn async_access() {
     try_it("database/async-access.md").await;
+}
+
+#[tokio::test]
+async fn resources() {
+    try_it("api/resources.md").await;
+}
+
+#[tokio::test]
+async fn validation() {
+    try_it("api/validation.md").await;
+}
+
+#[tokio::test]
+async fn problem_details() {
+    try_it("api/problem-details.md").await;
+}
+
+#[tokio::test]
+async fn pagination() {
+    try_it("api/pagination.md").await;
+}
+
+#[tokio::test]
+async fn snapshots() {
+    try_it("api/snapshots.md").await;
 }
 
 /// A page of the lessons whose `console` blocks hold a `curl` command shows

@@ -595,6 +595,11 @@ async fn a_database_error_is_500_with_a_body_that_tells_nothing() {
             .send()
             .await,
         server.get("/products/1").send().await,
+        server
+            .put("/products/1")
+            .json(&fields("MUG-RED", "Red mug", 1250, 12))
+            .send()
+            .await,
         server.delete("/products/1").send().await,
     ];
 

@@ -167,8 +167,20 @@ fn assert_problem(reply: &Reply, errors: &[(&str, &str)]) {
             .all(|error| actual_errors.contains(error))
     {
         "the field errors are right but not in the stated order".to_string()
+    } else if let Some((expected_error, actual_error)) = expected_errors
+        .iter()
+        .zip(&actual_errors)
+        .find(|(expected, actual)| expected != actual)
+    {
+        format!("expected the field error {expected_error}, got {actual_error}")
+    } else if actual_errors.len() != expected_errors.len() {
+        format!(
+            "expected {} field errors, got {}",
+            expected_errors.len(),
+            actual_errors.len()
+        )
     } else {
-        "the problem document is not the expected one".to_string()
+        "the problem document's type, title or status is not the stated one".to_string()
     };
     reply.fail(&format!(
         "{verdict}\n  expected: {expected}\nErrors are listed sku, name, price_cents, stock, \

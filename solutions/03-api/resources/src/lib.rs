@@ -177,11 +177,8 @@ impl Db {
             let connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
             job(&connection)
         });
-        match task.await {
-            Ok(result) => result,
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(error) => panic!("a database job was cancelled: {error}"),
-        }
+        task.await
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
     }
 }
 // ANCHOR_END: db
