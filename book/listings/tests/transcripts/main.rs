@@ -14,6 +14,7 @@
 // The solutions, under the names of the exercises whose `examples/serve.rs`
 // the "Try it" test compiles against them.
 extern crate api_pagination_solution as api_pagination;
+extern crate api_openapi_solution as api_openapi;
 extern crate api_problem_details_solution as api_problem_details;
 extern crate api_resources_solution as api_resources;
 extern crate api_snapshots_solution as api_snapshots;

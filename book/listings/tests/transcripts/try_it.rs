@@ -43,6 +43,9 @@ mod main_app;
 #[path = "../../../../lessons/01-server/middleware/examples/serve.rs"]
 mod middleware;
 #[allow(dead_code)]
+#[path = "../../../../lessons/03-api/openapi/examples/serve.rs"]
+mod openapi;
+#[allow(dead_code)]
 #[path = "../../../../lessons/03-api/pagination/examples/serve.rs"]
 mod pagination;
 #[allow(dead_code)]
@@ -213,6 +216,12 @@ fn examples() -> Vec<Example> {
             |_| snapshots::banner(),
             |_, _| snapshots::app(),
         ),
+        Example::new(
+            "api/openapi.md",
+            "cargo run -q -p api-openapi --example serve",
+            |_| openapi::banner(),
+            |_, _| openapi::app(),
+        ),
     ]
 }
 
@@ -299,6 +308,11 @@ async fn pagination() {
 #[tokio::test]
 async fn snapshots() {
     try_it("api/snapshots.md").await;
+}
+
+#[tokio::test]
+async fn openapi() {
+    try_it("api/openapi.md").await;
 }
 
 /// A page of the lessons whose `console` blocks hold a `curl` command shows
