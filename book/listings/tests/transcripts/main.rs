@@ -13,11 +13,15 @@
 
 // The solutions, under the names of the exercises whose `examples/serve.rs`
 // the "Try it" test compiles against them.
-extern crate api_pagination_solution as api_pagination;
+extern crate api_conditional_solution as api_conditional;
+extern crate api_filtering_solution as api_filtering;
+extern crate api_idempotency_solution as api_idempotency;
 extern crate api_openapi_solution as api_openapi;
+extern crate api_pagination_solution as api_pagination;
 extern crate api_problem_details_solution as api_problem_details;
 extern crate api_resources_solution as api_resources;
 extern crate api_snapshots_solution as api_snapshots;
+extern crate api_upstream_solution as api_upstream;
 extern crate api_validation_solution as api_validation;
 extern crate database_async_access_solution as database_async_access;
 extern crate server_errors_solution as server_errors;

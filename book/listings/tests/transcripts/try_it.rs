@@ -21,17 +21,26 @@ use crate::http::{self, Request};
 #[path = "../../../../lessons/02-database/async-access/examples/serve.rs"]
 mod async_access;
 #[allow(dead_code)]
+#[path = "../../../../lessons/03-api/conditional/examples/serve.rs"]
+mod conditional;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/errors/examples/serve.rs"]
 mod errors;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/extractors/examples/serve.rs"]
 mod extractors;
 #[allow(dead_code)]
+#[path = "../../../../lessons/03-api/filtering/examples/serve.rs"]
+mod filtering;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/health/examples/serve.rs"]
 mod health;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/hello/examples/serve.rs"]
 mod hello;
+#[allow(dead_code)]
+#[path = "../../../../lessons/03-api/idempotency/examples/serve.rs"]
+mod idempotency;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/json/examples/serve.rs"]
 mod json;
@@ -69,6 +78,9 @@ mod state;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/testing/examples/serve.rs"]
 mod testing;
+#[allow(dead_code)]
+#[path = "../../../../lessons/03-api/upstream/examples/serve.rs"]
+mod upstream;
 #[allow(dead_code)]
 #[path = "../../../../lessons/03-api/validation/examples/serve.rs"]
 mod validation;
@@ -211,6 +223,30 @@ fn examples() -> Vec<Example> {
             |_, folder| pagination::app(folder),
         ),
         Example::new(
+            "api/filtering.md",
+            "cargo run -q -p api-filtering --example serve",
+            |_| filtering::banner(),
+            |_, _| filtering::app(),
+        ),
+        Example::new(
+            "api/idempotency.md",
+            "cargo run -q -p api-idempotency --example serve",
+            |_| idempotency::banner(),
+            |_, folder| idempotency::app(folder),
+        ),
+        Example::new(
+            "api/conditional.md",
+            "cargo run -q -p api-conditional --example serve",
+            |_| conditional::banner(),
+            |_, folder| conditional::app(folder),
+        ),
+        Example::new(
+            "api/upstream.md",
+            "cargo run -q -p api-upstream --example serve",
+            |_| upstream::banner(),
+            |_, folder| upstream::app(folder),
+        ),
+        Example::new(
             "api/snapshots.md",
             "cargo run -q -p api-snapshots --example serve",
             |_| snapshots::banner(),
@@ -303,6 +339,26 @@ async fn problem_details() {
 #[tokio::test]
 async fn pagination() {
     try_it("api/pagination.md").await;
+}
+
+#[tokio::test]
+async fn filtering() {
+    try_it("api/filtering.md").await;
+}
+
+#[tokio::test]
+async fn idempotency() {
+    try_it("api/idempotency.md").await;
+}
+
+#[tokio::test]
+async fn conditional() {
+    try_it("api/conditional.md").await;
+}
+
+#[tokio::test]
+async fn upstream() {
+    try_it("api/upstream.md").await;
 }
 
 #[tokio::test]
@@ -514,12 +570,12 @@ fn compare(at: &str, command: &str, shown: &[&str], printed: &str) {
         || shown
             .iter()
             .zip(&real)
-            .any(|(shown, real)| !book::same_line(shown, real));
+            .any(|(shown, real)| !same_line(shown, real));
     if differs {
         let first = shown
             .iter()
             .zip(&real)
-            .position(|(shown, real)| !book::same_line(shown, real))
+            .position(|(shown, real)| !same_line(shown, real))
             .unwrap_or(shown.len().min(real.len()));
         panic!(
             "{at}: `{command}` prints something else than the page shows\n  \
@@ -529,6 +585,41 @@ fn compare(at: &str, command: &str, shown: &[&str], printed: &str) {
             book::indent(printed)
         );
     }
+}
+
+/// Whether a line of a "Try it" box shows `real`: as `book::same_line`
+/// decides, or the same but for the RFC 3339 UTC timestamps the shop's
+/// database makes (`"created_at":"2026-11-30T09:15:00Z"`), which change
+/// from run to run.
+fn same_line(book: &str, real: &str) -> bool {
+    book::same_line(book, real) || mask_timestamps(book) == mask_timestamps(real)
+}
+
+/// `text` with every `2026-11-30T09:15:00Z` replaced by `<timestamp>`.
+fn mask_timestamps(text: &str) -> String {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:ddZ";
+    let fits = |window: &[u8]| {
+        window.iter().zip(SHAPE).all(|(byte, shape)| match shape {
+            b'd' => byte.is_ascii_digit(),
+            shape => byte == shape,
+        })
+    };
+    let bytes = text.as_bytes();
+    let mut masked = String::new();
+    let mut start = 0;
+    let mut index = 0;
+    while index + SHAPE.len() <= bytes.len() {
+        if fits(&bytes[index..index + SHAPE.len()]) {
+            masked.push_str(&text[start..index]);
+            masked.push_str("<timestamp>");
+            index += SHAPE.len();
+            start = index;
+        } else {
+            index += 1;
+        }
+    }
+    masked.push_str(&text[start..]);
+    masked
 }
 
 /// The words of a shell command: split on spaces, quotes removed, and
