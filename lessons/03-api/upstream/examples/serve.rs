@@ -10,7 +10,7 @@
 //! The fake gateway answers by the order a charge is for: order 1's charge
 //! succeeds, order 2's card is declined, order 3's charge always gets `503`,
 //! and order 4's never gets an answer. Each attempt the shop makes is
-//! printed. The shop tries 3 times, 500 ms per attempt.
+//! printed (on stderr). The shop tries 3 times, 500 ms per attempt.
 //!
 //! The file is `api-upstream.db` in the system's temporary folder, made
 //! anew at every start. It serves your code as it was when it started:
@@ -85,7 +85,7 @@ async fn charge(headers: HeaderMap, body: String) -> Response {
         .ok()
         .and_then(|charge| charge["reference"].as_str().map(str::to_string))
         .unwrap_or_default();
-    println!("gateway: POST /charges for {order}, Idempotency-Key: {key}");
+    eprintln!("gateway: POST /charges for {order}, Idempotency-Key: {key}");
     let json = [("content-type", "application/json")];
     match order.as_str() {
         "order-1" => {
