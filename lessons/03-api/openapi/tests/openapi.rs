@@ -532,6 +532,18 @@ async fn creating_a_product_answers_only_statuses_the_document_lists() {
     check_probe(&server, &document, &created)
         .await
         .assert_status(201);
+    let free = Probe {
+        body: Some(r#"{"sku": "SAMPLE", "name": "Free sample", "price_cents": 0, "stock": 0}"#),
+        ..probe(
+            "POST",
+            "/products",
+            "/products",
+            "a free sample, none in stock: 0 is a price and a stock",
+        )
+    };
+    check_probe(&server, &document, &free)
+        .await
+        .assert_status(201);
     for (body, case, expected) in [
         (
             r#"{"sku": "CUP-ESP", "name": "Espresso cup""#,
@@ -546,6 +558,11 @@ async fn creating_a_product_answers_only_statuses_the_document_lists() {
         (
             r#"{"sku": "BOWL", "name": "Bowl", "price_cents": -1, "stock": 3}"#,
             "a negative price",
+            422,
+        ),
+        (
+            r#"{"sku": "BOWL", "name": "Bowl", "price_cents": 900, "stock": -1}"#,
+            "a negative stock",
             422,
         ),
         (r#"{"sku": "BOWL", "name": "Bowl"}"#, "missing fields", 422),
