@@ -194,6 +194,14 @@ async fn if_none_match_with_the_current_etag_is_304_with_no_body() {
     if !reply.text().is_empty() {
         reply.fail("expected no body with 304 Not Modified, got one");
     }
+    if let Some(content_type) = reply.header("content-type") {
+        reply.fail_with_diagnosis(
+            &format!("expected no content-type with 304 Not Modified, got `{content_type}`"),
+            "A 304 has no body, so it describes none: a content type says the handler \
+             answered a body (hyper drops it on the way out, as HTTP requires, but keeps its \
+             headers). Answer the status and the two headers only.",
+        );
+    }
 }
 // ANCHOR_END: not_modified
 

@@ -256,7 +256,7 @@ impl Inner {
 /// header made by [`etag`] from its version, and `Cache-Control: no-cache`.
 /// If the request's `If-None-Match` matches that ETag (see
 /// [`if_none_match_matches`]) it answers `304 Not Modified` instead, with the
-/// same two headers and no body.
+/// same two headers and no body (so no `Content-Type` either).
 ///
 /// `PUT /products/{id}` changes the product's name, price and stock to those
 /// of its [`ProductChanges`] body, and its version to one more, but only if
