@@ -230,9 +230,16 @@ fn settings(gateway: &str, attempts: u32, fraction: f64) -> (GatewayConfig, Wait
     (config, waits)
 }
 
-/// The per-attempt timeout of the tests whose gateway hangs: short, and
-/// still long enough for a request on 127.0.0.1 to arrive.
+/// The per-attempt timeout of the tests whose gateway never answers: short.
+/// They count the attempts by the waits between them, which the shop
+/// records whether or not an attempt reached the gateway in time.
 const SHORT_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// The per-attempt timeout of the tests whose gateway hangs on some
+/// attempts and answers others: longer, so that even on a loaded machine
+/// every attempt reaches the gateway before it times out, and the attempts
+/// meet the script's answers in order.
+const TIMEOUT_IN_A_SCRIPT: Duration = Duration::from_millis(600);
 
 /// How long a payment may take in these tests before the test gives up on
 /// it: far more than the slowest correct one.
@@ -727,7 +734,7 @@ async fn an_answer_that_stops_halfway_times_out_too() {
 async fn a_timeout_is_retried_and_the_next_attempt_can_succeed() {
     let gateway = Gateway::start(&[Answer::Hang, Answer::Charge]).await;
     let (mut config, waits) = settings(&gateway.url(), 3, 1.0);
-    config.timeout = SHORT_TIMEOUT;
+    config.timeout = TIMEOUT_IN_A_SCRIPT;
     let shop = Shop::new();
     let server = shop.serve(config).await;
 
@@ -771,7 +778,7 @@ async fn the_last_attempts_failure_decides_between_502_and_504() {
     ] {
         let gateway = Gateway::start(&answers).await;
         let (mut config, _) = settings(&gateway.url(), 3, 1.0);
-        config.timeout = SHORT_TIMEOUT;
+        config.timeout = TIMEOUT_IN_A_SCRIPT;
         let shop = Shop::new();
         let server = shop.serve(config).await;
 
