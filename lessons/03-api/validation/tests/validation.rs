@@ -224,13 +224,22 @@ async fn a_valid_product_is_201_and_stored_with_its_name_trimmed() {
     let reply = shop.post(&body).await;
 
     let trimmed = json!({ "sku": "MUG-RED", "name": "Red mug", "price_cents": 1250, "stock": 12 });
-    assert_created(&reply, &trimmed);
+    let id = assert_created(&reply, &trimmed);
     let stored = shop.stored();
     if stored != [json!(["MUG-RED", "Red mug", 1250, 12])] {
         reply.fail(&format!(
             "the products table holds {}, expected [[\"MUG-RED\",\"Red mug\",1250,12]]\nA \
              name is stored without the spaces, tabs and newlines at either end.",
             Value::Array(stored)
+        ));
+    }
+    let list = shop.server.get("/products").send().await;
+    list.assert_status(200);
+    let mut product = trimmed;
+    product["id"] = json!(id);
+    if list.json() != json!([product]) {
+        list.fail(&format!(
+            "the list of products is not the one product created\n  expected: [{product}]"
         ));
     }
 }
@@ -537,5 +546,28 @@ async fn a_valid_product_with_a_taken_sku_is_409_and_stored_once() {
             "the products table holds {}, expected only the first MUG-RED",
             Value::Array(stored)
         ));
+    }
+}
+
+#[tokio::test]
+async fn a_database_error_is_500_with_a_body_that_tells_nothing() {
+    // No schema: every query fails in SQLite with `no such table: products`.
+    let db = Connection::open_in_memory().expect("SQLite could not open an in-memory database");
+    let server = TestServer::spawn(app(Db::new(db))).await;
+
+    let created = server.post("/products").json(&valid()).send().await;
+    let listed = server.get("/products").send().await;
+
+    for reply in [created, listed] {
+        if reply.status() != 500 {
+            reply.fail(&format!(
+                "expected 500 Internal Server Error when the database fails, got {}\nThe \
+                 database has no products table: the server's fault, not a conflict.",
+                status_text(reply.status())
+            ));
+        }
+        reply
+            .assert_content_type("application/json")
+            .assert_json(&json!({ "error": "internal" }));
     }
 }
