@@ -908,3 +908,42 @@ async fn a_payment_whose_outcome_is_unknown_keeps_its_key_and_a_declined_one_doe
         ));
     }
 }
+
+#[tokio::test]
+async fn a_charge_the_shop_cannot_record_is_a_500_and_the_next_try_reuses_its_key() {
+    let gateway = Gateway::start(&[Answer::Charge]).await;
+    let (config, _) = settings(&gateway.url(), 3, 1.0);
+    let shop = Shop::new();
+    let server = shop.serve(config).await;
+    // Recording the payment's outcome fails, as with a full disk.
+    let db = Connection::open(&shop.path).expect("the test could not open the database");
+    db.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE UPDATE ON payments
+         BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;",
+    )
+    .expect("the test could not add its trigger to the payments table");
+
+    let failed = pay(&server).await;
+
+    assert_problem(
+        &failed,
+        500,
+        "Internal Server Error",
+        "Something went wrong on our side. Please try again.",
+    );
+    db.execute_batch("DROP TRIGGER full_disk")
+        .expect("the test could not drop its trigger");
+    let reply = pay(&server).await;
+    reply.assert_status(200);
+    let keys: Vec<_> = gateway
+        .seen()
+        .into_iter()
+        .map(|attempt| attempt.key)
+        .collect();
+    if keys.len() != 2 || keys[0] != keys[1] {
+        reply.fail(&format!(
+            "two payments of order 1, the first charged but not recorded, reached the gateway \
+             with the keys {keys:?}, expected two attempts with one key"
+        ));
+    }
+}
