@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/extractor is being written.

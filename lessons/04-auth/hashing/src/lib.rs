@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/hashing is being written.

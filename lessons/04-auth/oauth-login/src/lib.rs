@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/oauth-login is being written.

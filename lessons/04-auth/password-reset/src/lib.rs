@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/password-reset is being written.

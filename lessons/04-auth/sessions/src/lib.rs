@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/sessions is being written.

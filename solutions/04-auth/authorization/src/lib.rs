@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/authorization is being written.

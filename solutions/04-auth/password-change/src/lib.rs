@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/password-change is being written.

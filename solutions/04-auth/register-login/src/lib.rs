@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/register-login is being written.

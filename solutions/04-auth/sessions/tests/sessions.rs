@@ -1,0 +1,3 @@
+extern crate auth_sessions_solution as auth_sessions;
+#[path = "../../../../lessons/04-auth/sessions/tests/sessions.rs"]
+mod sessions;

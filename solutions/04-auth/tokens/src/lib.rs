@@ -1,0 +1,1 @@
+//! PLACEHOLDER: auth/tokens is being written.
