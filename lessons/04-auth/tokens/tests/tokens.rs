@@ -244,6 +244,29 @@ async fn a_token_names_the_customer_as_sub_and_expires_ttl_seconds_after_iat() {
             );
         }
     }
+
+    // The password is checked (by the given code) before any token is made.
+    for (email, password) in [
+        ("ada@example.com", "correct horse battery stapler"),
+        ("nobody@example.com", PASSWORD),
+    ] {
+        let reply = server
+            .post("/token")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await;
+        if reply.status() != 401 || reply.text().contains("eyJ") {
+            reply.fail_with_diagnosis(
+                &format!(
+                    "expected status 401 Unauthorized and no token for a wrong password or an \
+                     unknown email, got {}",
+                    status_text(reply.status())
+                ),
+                "The given `post_token` refuses wrong credentials before it calls \
+                 `issue_token`: keep it so.",
+            );
+        }
+    }
 }
 // ANCHOR_END: issued
 
