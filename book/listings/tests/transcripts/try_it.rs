@@ -21,6 +21,12 @@ use crate::http::{self, Request};
 #[path = "../../../../lessons/02-database/async-access/examples/serve.rs"]
 mod async_access;
 #[allow(dead_code)]
+#[path = "../../../../lessons/04-auth/extractor/examples/serve.rs"]
+mod auth_extractor;
+#[allow(dead_code)]
+#[path = "../../../../lessons/04-auth/authorization/examples/serve.rs"]
+mod authorization;
+#[allow(dead_code)]
 #[path = "../../../../lessons/03-api/conditional/examples/serve.rs"]
 mod conditional;
 #[allow(dead_code)]
@@ -52,6 +58,9 @@ mod main_app;
 #[path = "../../../../lessons/01-server/middleware/examples/serve.rs"]
 mod middleware;
 #[allow(dead_code)]
+#[path = "../../../../lessons/04-auth/oauth-login/examples/serve.rs"]
+mod oauth_login;
+#[allow(dead_code)]
 #[path = "../../../../lessons/03-api/openapi/examples/serve.rs"]
 mod openapi;
 #[allow(dead_code)]
@@ -78,6 +87,9 @@ mod state;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/testing/examples/serve.rs"]
 mod testing;
+#[allow(dead_code)]
+#[path = "../../../../lessons/04-auth/tokens/examples/serve.rs"]
+mod tokens;
 #[allow(dead_code)]
 #[path = "../../../../lessons/03-api/upstream/examples/serve.rs"]
 mod upstream;
@@ -258,6 +270,30 @@ fn examples() -> Vec<Example> {
             |_| openapi::banner(),
             |_, _| openapi::app(),
         ),
+        Example::new(
+            "auth/tokens.md",
+            "cargo run -q -p auth-tokens --example serve",
+            |_| tokens::banner(),
+            |_, folder| tokens::app(folder),
+        ),
+        Example::new(
+            "auth/extractor.md",
+            "cargo run -q -p auth-extractor --example serve",
+            |_| auth_extractor::banner(),
+            |_, folder| auth_extractor::app(folder),
+        ),
+        Example::new(
+            "auth/authorization.md",
+            "cargo run -q -p auth-authorization --example serve",
+            |_| authorization::banner(),
+            |_, folder| authorization::app(folder),
+        ),
+        Example::new(
+            "auth/oauth-login.md",
+            "cargo run -q -p auth-oauth-login --example serve",
+            |_| oauth_login::banner(),
+            |_, folder| oauth_login::app(folder),
+        ),
     ]
 }
 
@@ -369,6 +405,26 @@ async fn snapshots() {
 #[tokio::test]
 async fn openapi() {
     try_it("api/openapi.md").await;
+}
+
+#[tokio::test]
+async fn tokens() {
+    try_it("auth/tokens.md").await;
+}
+
+#[tokio::test]
+async fn auth_extractor() {
+    try_it("auth/extractor.md").await;
+}
+
+#[tokio::test]
+async fn authorization() {
+    try_it("auth/authorization.md").await;
+}
+
+#[tokio::test]
+async fn oauth_login() {
+    try_it("auth/oauth-login.md").await;
 }
 
 /// A page of the lessons whose `console` blocks hold a `curl` command shows
@@ -608,7 +664,45 @@ fn compare(at: &str, command: &str, shown: &[&str], printed: &str) {
 /// database makes (`"created_at":"2026-11-30T09:15:00Z"`), which change
 /// from run to run.
 fn same_line(book: &str, real: &str) -> bool {
-    book::same_line(book, real) || mask_timestamps(book) == mask_timestamps(real)
+    book::same_line(book, real)
+        || mask_timestamps(book) == mask_timestamps(real)
+        || fills_placeholders(book, real)
+}
+
+/// Whether `real` is the book's line with each `<random>` standing for a
+/// random token (22 or more characters of URL-safe base64: a state, a PKCE
+/// challenge, a login id) and each `<port>` for a port number (a fake
+/// service's free port). A placeholder takes every character it may, so
+/// the book's text after it must start with another kind (`&`, `;`, `/`).
+fn fills_placeholders(book: &str, real: &str) -> bool {
+    const PLACEHOLDERS: [&str; 2] = ["<random>", "<port>"];
+    if !PLACEHOLDERS.iter().any(|placeholder| book.contains(placeholder)) {
+        return false;
+    }
+    let (mut book, mut real) = (book, real);
+    loop {
+        let next = PLACEHOLDERS
+            .iter()
+            .filter_map(|placeholder| Some((book.find(placeholder)?, *placeholder)))
+            .min();
+        let Some((at, placeholder)) = next else {
+            return book == real;
+        };
+        let Some(rest) = real.strip_prefix(&book[..at]) else {
+            return false;
+        };
+        let (least, fits): (usize, fn(u8) -> bool) = if placeholder == "<port>" {
+            (1, |byte| byte.is_ascii_digit())
+        } else {
+            (22, |byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        };
+        let taken = rest.bytes().take_while(|&byte| fits(byte)).count();
+        if taken < least {
+            return false;
+        }
+        real = &rest[taken..];
+        book = &book[at + placeholder.len()..];
+    }
 }
 
 /// `text` with every `2026-11-30T09:15:00Z` replaced by `<timestamp>`.
