@@ -11,6 +11,7 @@
 //!
 //! Run `cargo checker check` when you think you are done.
 
+// ANCHOR: given
 use std::fmt;
 
 use argon2::password_hash;
@@ -54,6 +55,7 @@ impl From<password_hash::Error> for HashError {
         HashError::Failed(error)
     }
 }
+// ANCHOR_END: given
 
 // ANCHOR: hash_password
 /// Hashes `password` with argon2id at the policy's parameters and a fresh
