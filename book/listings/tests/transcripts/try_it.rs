@@ -67,14 +67,23 @@ mod openapi;
 #[path = "../../../../lessons/03-api/pagination/examples/serve.rs"]
 mod pagination;
 #[allow(dead_code)]
+#[path = "../../../../lessons/04-auth/password-change/examples/serve.rs"]
+mod password_change;
+#[allow(dead_code)]
 #[path = "../../../../lessons/03-api/problem-details/examples/serve.rs"]
 mod problem_details;
+#[allow(dead_code)]
+#[path = "../../../../lessons/04-auth/register-login/examples/serve.rs"]
+mod register_login;
 #[allow(dead_code)]
 #[path = "../../../../lessons/03-api/resources/examples/serve.rs"]
 mod resources;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/routing/examples/serve.rs"]
 mod routing;
+#[allow(dead_code)]
+#[path = "../../../../lessons/04-auth/sessions/examples/serve.rs"]
+mod sessions;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/shutdown/examples/serve.rs"]
 mod shutdown;
@@ -271,6 +280,18 @@ fn examples() -> Vec<Example> {
             |_, _| openapi::app(),
         ),
         Example::new(
+            "auth/register-login.md",
+            "cargo run -q -p auth-register-login --example serve",
+            |_| register_login::banner(),
+            |_, folder| register_login::app(folder),
+        ),
+        Example::new(
+            "auth/sessions.md",
+            "cargo run -q -p auth-sessions --example serve",
+            |_| sessions::banner(),
+            |_, folder| sessions::app(folder),
+        ),
+        Example::new(
             "auth/tokens.md",
             "cargo run -q -p auth-tokens --example serve",
             |_| tokens::banner(),
@@ -287,6 +308,12 @@ fn examples() -> Vec<Example> {
             "cargo run -q -p auth-authorization --example serve",
             |_| authorization::banner(),
             |_, folder| authorization::app(folder),
+        ),
+        Example::new(
+            "auth/password-change.md",
+            "cargo run -q -p auth-password-change --example serve",
+            |_| password_change::banner(),
+            |_, folder| password_change::app(folder),
         ),
         Example::new(
             "auth/oauth-login.md",
@@ -408,6 +435,16 @@ async fn openapi() {
 }
 
 #[tokio::test]
+async fn register_login() {
+    try_it("auth/register-login.md").await;
+}
+
+#[tokio::test]
+async fn sessions() {
+    try_it("auth/sessions.md").await;
+}
+
+#[tokio::test]
 async fn tokens() {
     try_it("auth/tokens.md").await;
 }
@@ -420,6 +457,11 @@ async fn auth_extractor() {
 #[tokio::test]
 async fn authorization() {
     try_it("auth/authorization.md").await;
+}
+
+#[tokio::test]
+async fn password_change() {
+    try_it("auth/password-change.md").await;
 }
 
 #[tokio::test]
@@ -487,6 +529,7 @@ async fn try_it(page: &str) {
     let page = Page::open(example.page);
     let folder = tempfile::tempdir().expect("a temporary folder is made");
     let mut server: Option<SocketAddr> = None;
+    let mut jars = Jars::default();
     let mut commands = 0;
     for (number, command, shown) in page.console_commands() {
         let at = format!("{}:{number}", page.shown);
@@ -509,7 +552,7 @@ async fn try_it(page: &str) {
             Some("curl") => {
                 let address = server
                     .unwrap_or_else(|| panic!("{at}: `{command}` comes before any `cargo run`"));
-                curl(address, &words[1..], &at).await
+                curl(address, &words[1..], &mut jars, &at).await
             }
             Some("mv") if words.len() == 3 => {
                 let from = in_folder(&words[1], folder.path());
@@ -565,8 +608,10 @@ fn in_folder(arg: &str, folder: &Path) -> String {
 
 /// Sends what `curl ARGS` sends to the server at `address`, and returns
 /// what curl prints.
-async fn curl(address: SocketAddr, args: &[String], at: &str) -> String {
+async fn curl(address: SocketAddr, args: &[String], jars: &mut Jars, at: &str) -> String {
     let mut include_head = false;
+    let mut send_cookies: Option<String> = None;
+    let mut keep_cookies: Option<String> = None;
     let mut method = None;
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut data: Option<String> = None;
@@ -589,6 +634,8 @@ async fn curl(address: SocketAddr, args: &[String], at: &str) -> String {
                 headers.push((name.trim().to_string(), value.trim().to_string()));
             }
             "-d" | "--data" => data = Some(value()),
+            "-b" | "--cookie" => send_cookies = Some(value()),
+            "-c" | "--cookie-jar" => keep_cookies = Some(value()),
             flag if flag.starts_with('-') => {
                 panic!("{at}: the test of the \"Try it\" boxes does not know curl's `{flag}`")
             }
@@ -611,6 +658,16 @@ async fn curl(address: SocketAddr, args: &[String], at: &str) -> String {
     for (name, value) in &headers {
         request = request.header(name, value);
     }
+    // `-b name=value` sends that cookie; `-b FILE` the cookies of a jar
+    // (none if no `-c FILE` wrote it yet).
+    let cookie = match send_cookies {
+        Some(cookies) if cookies.contains('=') => Some(cookies),
+        Some(jar) => jars.cookie_header(&jar),
+        None => None,
+    };
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", &cookie);
+    }
     if let Some(data) = data {
         if !headers
             .iter()
@@ -621,10 +678,58 @@ async fn curl(address: SocketAddr, args: &[String], at: &str) -> String {
         request = request.body(&data);
     }
     let response = http::send(address, &request).await;
+    if let Some(jar) = keep_cookies {
+        jars.keep(&jar, &response.headers);
+    }
     if include_head {
         response.shown(&[])
     } else {
         response.body
+    }
+}
+
+/// curl's cookie jars (`-c FILE` writes one, `-b FILE` reads it), by file
+/// name: each holds the cookies the responses set, as curl keeps them (a
+/// `Max-Age` of 0 or less removes one). Other attributes are ignored: the
+/// examples are all on one host, over plain HTTP.
+#[derive(Default)]
+struct Jars(std::collections::HashMap<String, Vec<(String, String)>>);
+
+impl Jars {
+    /// Keeps the cookies `headers` set in jar `file`.
+    fn keep(&mut self, file: &str, headers: &[(String, String)]) {
+        let jar = self.0.entry(file.to_string()).or_default();
+        for (name, value) in headers {
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let mut parts = value.split(';');
+            let Some((cookie, cookie_value)) = parts.next().and_then(|pair| pair.split_once('='))
+            else {
+                continue;
+            };
+            let (cookie, cookie_value) = (cookie.trim(), cookie_value.trim());
+            let dropped = parts.any(|part| {
+                part.split_once('=').is_some_and(|(attribute, age)| {
+                    attribute.trim().eq_ignore_ascii_case("max-age")
+                        && age.trim().parse::<i64>().is_ok_and(|age| age <= 0)
+                })
+            });
+            jar.retain(|(kept, _)| kept != cookie);
+            if !dropped {
+                jar.push((cookie.to_string(), cookie_value.to_string()));
+            }
+        }
+    }
+
+    /// The `Cookie` header for jar `file`, if it holds any cookie.
+    fn cookie_header(&self, file: &str) -> Option<String> {
+        let jar = self.0.get(file).filter(|jar| !jar.is_empty())?;
+        let pairs: Vec<String> = jar
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        Some(pairs.join("; "))
     }
 }
 
