@@ -27,6 +27,7 @@ extern crate auth_authorization_solution as auth_authorization;
 extern crate auth_extractor_solution as auth_extractor;
 extern crate auth_oauth_login_solution as auth_oauth_login;
 extern crate auth_password_change_solution as auth_password_change;
+extern crate auth_password_reset_solution as auth_password_reset;
 extern crate auth_register_login_solution as auth_register_login;
 extern crate auth_sessions_solution as auth_sessions;
 extern crate auth_tokens_solution as auth_tokens;

@@ -70,6 +70,9 @@ mod pagination;
 #[path = "../../../../lessons/04-auth/password-change/examples/serve.rs"]
 mod password_change;
 #[allow(dead_code)]
+#[path = "../../../../lessons/04-auth/password-reset/examples/serve.rs"]
+mod password_reset;
+#[allow(dead_code)]
 #[path = "../../../../lessons/03-api/problem-details/examples/serve.rs"]
 mod problem_details;
 #[allow(dead_code)]
@@ -316,6 +319,12 @@ fn examples() -> Vec<Example> {
             |_, folder| password_change::app(folder),
         ),
         Example::new(
+            "auth/password-reset.md",
+            "cargo run -q -p auth-password-reset --example serve",
+            |_| password_reset::banner(),
+            |_, folder| password_reset::app(folder, std::sync::Arc::new(password_reset::Nowhere)),
+        ),
+        Example::new(
             "auth/oauth-login.md",
             "cargo run -q -p auth-oauth-login --example serve",
             |_| oauth_login::banner(),
@@ -462,6 +471,11 @@ async fn authorization() {
 #[tokio::test]
 async fn password_change() {
     try_it("auth/password-change.md").await;
+}
+
+#[tokio::test]
+async fn password_reset() {
+    try_it("auth/password-reset.md").await;
 }
 
 #[tokio::test]

@@ -35,6 +35,7 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// The most characters a password may have.
 pub const MAX_PASSWORD_CHARS: usize = 1024;
 
+// ANCHOR: hasher
 /// Hashes and verifies passwords. The app takes one, so that the tests can
 /// watch every hash and every verification it makes; the shop itself uses
 /// [`Argon2Hasher`].
@@ -45,6 +46,7 @@ pub trait Hasher: Send + Sync + 'static {
     /// is not a hash this hasher checks.
     fn verify(&self, password: &str, phc: &str) -> Result<bool, HashError>;
 }
+// ANCHOR_END: hasher
 
 /// argon2id, version 19, at OWASP's parameters (m=19456 KiB, t=2, p=1): the
 /// `auth/hashing` exercise's functions.
@@ -151,7 +153,7 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-// ANCHOR: hasher_types
+// ANCHOR: types
 /// A customer, as sent: `{"id": 1, "email": "ada@example.com", "name":
 /// "Ada Lovelace", "role": "customer"}`. Never the password hash.
 #[derive(Debug, Clone, Serialize)]
@@ -176,7 +178,7 @@ pub struct NewCustomer {
     pub name: String,
     pub password: String,
 }
-// ANCHOR_END: hasher_types
+// ANCHOR_END: types
 
 /// The body of `POST /login`.
 #[derive(Deserialize)]
@@ -185,7 +187,7 @@ pub struct Credentials {
     pub email: String,
     pub password: String,
 }
-// ANCHOR_END: hasher_types
+// ANCHOR_END: types
 
 /// One invalid field: `{"field": "password", "message": "must be at least
 /// 12 characters"}`.
