@@ -202,6 +202,17 @@ async fn confirm(server: &TestServer, token: &str, new_password: &str) -> Reply 
 async fn token_for(fixture: &Fixture, server: &TestServer, email: &str) -> String {
     let before = fixture.mails().len();
     let reply = request(server, email).await;
+    if reply.status() == 500 {
+        reply.fail_with_diagnosis(
+            &format!(
+                "a reset request for {email}, a customer's email, got 500 Internal Server \
+                 Error, expected 202 Accepted"
+            ),
+            "A 500 here is often the INSERT into password_resets failing: `token_hash` is its \
+             primary key, and a token that repeats an earlier one (made from the clock, which \
+             stands still in the tests, or from the email) collides with it.",
+        );
+    }
     reply.assert_status(202);
     let mails = fixture.mails();
     if mails.len() != before + 1 {
@@ -702,6 +713,14 @@ async fn a_short_password_is_422_and_keeps_the_token() {
     // 11 characters, 22 bytes.
     let short = confirm(&server, &token, "ééééééééééé").await;
 
+    if short.status() == 204 {
+        short.fail_with_diagnosis(
+            "a new password of 11 characters (22 bytes) was taken, expected 422 \
+             Unprocessable Content",
+            "Count characters (`chars()`), not bytes (`len()`): \"ééééééééééé\" is 11 \
+             characters, too short, however many bytes UTF-8 needs for them.",
+        );
+    }
     short
         .assert_status(422)
         .assert_content_type("application/problem+json")
