@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/encryption is being written.

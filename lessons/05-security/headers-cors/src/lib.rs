@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/headers-cors is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/path-traversal is being written.

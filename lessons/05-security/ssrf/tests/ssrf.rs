@@ -1,0 +1,6 @@
+//! PLACEHOLDER
+
+#[test]
+fn placeholder() {
+    panic!("security/ssrf is not written yet");
+}

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/webhooks is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/xss is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/access-control is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/csrf is being written.

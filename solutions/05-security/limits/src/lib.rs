@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/limits is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/mass-assignment is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/rate-limiting is being written.

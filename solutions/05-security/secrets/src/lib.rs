@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/secrets is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/sql-injection is being written.

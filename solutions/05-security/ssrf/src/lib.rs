@@ -1,0 +1,1 @@
+//! PLACEHOLDER: security/ssrf is being written.

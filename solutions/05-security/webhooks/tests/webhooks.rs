@@ -1,0 +1,3 @@
+extern crate security_webhooks_solution as security_webhooks;
+#[path = "../../../../lessons/05-security/webhooks/tests/webhooks.rs"]
+mod webhooks;
