@@ -44,6 +44,16 @@ fn email_taken() -> Value {
     })
 }
 
+/// The body of every answer to an error of the shop's own.
+fn internal_problem() -> Value {
+    json!({
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "Something went wrong on our side. Please try again."
+    })
+}
+
 /// The body of a registration refused for its password.
 fn invalid_password(message: &str) -> Value {
     json!({
@@ -361,6 +371,86 @@ async fn a_password_under_12_or_over_1024_characters_answers_422_and_is_not_even
 // ANCHOR_END: policy
 
 #[tokio::test]
+async fn every_broken_rule_of_a_registration_is_reported_at_once_up_to_the_limits() {
+    let setup = Setup::new().await;
+    let long_email = format!("{}@example.com", "a".repeat(243)); // 255 characters
+    let cases = [
+        (
+            json!({ "email": "not-an-email", "name": "   ", "password": "short" }),
+            json!([
+                { "field": "email", "message": "must be an email address" },
+                { "field": "name", "message": "must not be empty" },
+                { "field": "password", "message": "must be at least 12 characters" }
+            ]),
+        ),
+        (
+            json!({ "email": long_email, "name": "n".repeat(101), "password": PASSWORD }),
+            json!([
+                { "field": "email", "message": "must be an email address" },
+                { "field": "name", "message": "must be at most 100 characters" }
+            ]),
+        ),
+    ];
+    for (body, errors) in cases {
+        let reply = setup.server.post("/register").json(&body).send().await;
+        let expected = json!({
+            "type": "https://shop.example/problems/validation",
+            "title": "Your request is not valid",
+            "status": 422,
+            "errors": errors
+        });
+        if reply.status() != 422 || reply.json() != expected {
+            reply.fail_with_diagnosis(
+                "expected 422 with every field error of the body, in the order email, name, \
+                 password",
+                &format!(
+                    "expected body: {expected}\nThe given `check_new_customer` checks the \
+                     email and the name and calls your `check_password`: use it, so that \
+                     every broken rule is reported in one answer."
+                ),
+            );
+        }
+    }
+    // At the limits: a 254-character email and a 100-character name.
+    let email = format!("{}@example.com", "a".repeat(242));
+    let reply = setup.register(&email, &"n".repeat(100), PASSWORD).await;
+    reply.assert_status(201);
+    let rows = setup.rows();
+    assert!(
+        rows.len() == 1,
+        "\nthe customers table holds {} rows, expected only the one valid registration\n",
+        rows.len()
+    );
+}
+
+#[tokio::test]
+async fn a_database_error_while_registering_answers_500_not_409() {
+    let setup = Setup::new().await;
+    // The table the registration writes to is gone: the insert fails, and
+    // not because of the UNIQUE constraint.
+    let db = Connection::open(&setup.path).expect("the test could not open the database");
+    db.execute_batch("DROP TABLE customers")
+        .expect("the test could not drop the customers table");
+
+    let reply = setup
+        .register("ada@example.com", "Ada Lovelace", PASSWORD)
+        .await;
+
+    if reply.status() != 500 || reply.json() != internal_problem() {
+        reply.fail_with_diagnosis(
+            "expected 500 with the internal problem for a database error",
+            &format!(
+                "expected body: {}\nThe customers table was dropped, so the insert failed \
+                 (`no such table`). Only the UNIQUE constraint's refusal means the email is \
+                 taken (`is_unique_violation`); any other database error is the shop's \
+                 fault, a 500 that tells nothing.",
+                internal_problem()
+            ),
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_password_of_12_to_1024_characters_is_accepted_counted_in_characters() {
     let setup = Setup::new().await;
     let accepted = [
@@ -578,12 +668,7 @@ async fn a_stored_hash_that_cannot_be_checked_answers_500_never_200() {
     reply
         .assert_status(500)
         .assert_content_type("application/problem+json")
-        .assert_json(&json!({
-            "type": "about:blank",
-            "title": "Internal Server Error",
-            "status": 500,
-            "detail": "Something went wrong on our side. Please try again."
-        }));
+        .assert_json(&internal_problem());
 }
 
 // ANCHOR: race
