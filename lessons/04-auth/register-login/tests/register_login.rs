@@ -390,6 +390,10 @@ async fn every_broken_rule_of_a_registration_is_reported_at_once_up_to_the_limit
                 { "field": "name", "message": "must be at most 100 characters" }
             ]),
         ),
+        (
+            json!({ "email": "ada@", "name": "Ada", "password": PASSWORD }),
+            json!([{ "field": "email", "message": "must be an email address" }]),
+        ),
     ];
     for (body, errors) in cases {
         let reply = setup.server.post("/register").json(&body).send().await;
