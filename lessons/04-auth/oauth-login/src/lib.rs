@@ -336,7 +336,8 @@ async fn login(State(shop): State<Shop>, jar: CookieJar) -> Result<Response, Log
     // sends back when the provider's redirect brings it to the callback
     // (a top-level GET from another site) and on no other cross-site
     // request, and which is Secure when `secure_cookies()` says so. The
-    // answer redirects the browser to `authorize_url`.
+    // answer redirects the browser to `authorize_url`. Logins that have
+    // expired by `now` are deleted: most sign-ins are never finished.
     let _ = (shop, jar);
     todo!()
 }
@@ -429,7 +430,7 @@ pub fn link_identity(
     // with `email_verified: true` (UnverifiedEmail otherwise): it is linked
     // to the customer with that email (in any case of letters), or to a new
     // customer (`new_customer`, named by the token's `name`, or by the
-    // email if it has none). All of it, or none of it.
+    // email if it has none or a blank one). All of it, or none of it.
     let _ = (db, issuer, claims);
     todo!()
 }

@@ -667,6 +667,16 @@ fn session_cookie(reply: &Reply) -> String {
 /// Fails unless `reply` is the callback's success: a redirect to `/me`.
 #[track_caller]
 fn assert_signed_in(reply: &Reply) {
+    if reply.status() == 502 && reply.text().contains("Invalid ID token") {
+        reply.fail_with_diagnosis(
+            "expected the sign-in to succeed (303 See Other to /me), got 502 Bad Gateway: a \
+             valid ID token was refused",
+            "The provider's ID token was valid: HS256 with the client secret, `iss` the \
+             provider's issuer (`Provider::issuer`, which is not its URL), `aud` the client id, \
+             `exp` after the settings' `now` (not the system's clock: the tests' clock says \
+             2100).",
+        );
+    }
     if ![302, 303].contains(&reply.status()) || reply.header("location") != Some("/me") {
         reply.fail_with_diagnosis(
             &format!(
@@ -1100,6 +1110,27 @@ async fn signing_in_creates_the_customer_links_the_identity_and_starts_a_session
         "email": "zoe@example.com",
         "name": "Zoë Ålund",
     }));
+    // The given session lasts 7 days.
+    world.clock.store(NOW + 7 * 24 * 3600 - 1, Ordering::SeqCst);
+    world.me(&reply).await.assert_status(200);
+    world.clock.store(NOW + 7 * 24 * 3600, Ordering::SeqCst);
+    world.me(&reply).await.assert_status(401);
+}
+
+#[tokio::test]
+async fn a_new_customer_without_a_name_is_named_by_their_email() {
+    let world = World::new().await;
+    world.provider.set(|provider| {
+        provider.person = person("fake|10002", "noname@example.com", true, "  ");
+    });
+    let reply = world.sign_in().await;
+    let me = world.me(&reply).await;
+    let id = me.assert_status(200).json()["id"].clone();
+    me.assert_json(&json!({
+        "id": id,
+        "email": "noname@example.com",
+        "name": "noname@example.com",
+    }));
 }
 
 #[tokio::test]
@@ -1325,8 +1356,19 @@ async fn a_state_is_spent_before_the_code_is_exchanged() {
             .header("cookie", &login.cookie)
             .send(),
     );
-    // The first callback is now at the provider, which holds its answer.
-    arrived.await.expect("the held token request arrives");
+    // The first callback is now at the provider, which holds its answer
+    // (unless it ended before it got there).
+    let mut first = first;
+    tokio::select! {
+        _ = arrived => {}
+        ended = &mut first => {
+            let reply = ended.expect("the first callback's task ends");
+            reply.fail_with_diagnosis(
+                "the callback ended before it reached the provider's token endpoint",
+                "A fresh login, its own state and cookie: the callback should exchange the code.",
+            );
+        }
+    }
     let second = world.callback(&back.target, Some(&login.cookie)).await;
     assert_invalid_state(
         &second,
@@ -1342,6 +1384,10 @@ async fn a_state_is_spent_before_the_code_is_exchanged() {
 #[tokio::test]
 async fn a_login_expires_ten_minutes_after_it_started() {
     let world = World::new().await;
+    // ID tokens still valid when the late callbacks come.
+    world
+        .provider
+        .set(|provider| provider.forge = Forge::ExpiresAt(NOW + 900));
     let login = world.login().await;
     let back = world.authorize(&login).await;
     world.clock.store(NOW + 600, Ordering::SeqCst);
@@ -1352,11 +1398,21 @@ async fn a_login_expires_ten_minutes_after_it_started() {
          (it is valid while now < started + 600), by the settings' clock `now`.",
     );
     assert_nothing_created(&world, &late, 1);
+    // A sign-in that was started and never finished, 10 minutes ago.
+    let _abandoned = world.login().await;
+    world.clock.store(NOW + 1200, Ordering::SeqCst);
+    let later = world.login().await;
+    let stored = world.count("oauth_logins");
+    if stored != 1 {
+        panic!(
+            "\n{stored} logins are stored, expected 1: expired logins pile up\n  request:  GET \
+             /auth/login at now + 600 s after one that was never finished\n  location: {}\nEach \
+             /auth/login deletes the logins that have expired by its `now`: most sign-ins that \
+             are started are never finished.\n",
+            later.location
+        );
+    }
     world.clock.store(NOW, Ordering::SeqCst);
-    // An ID token still valid when the callback comes.
-    world
-        .provider
-        .set(|provider| provider.forge = Forge::ExpiresAt(NOW + 900));
     let login = world.login().await;
     let back = world.authorize(&login).await;
     world.clock.store(NOW + 599, Ordering::SeqCst);
