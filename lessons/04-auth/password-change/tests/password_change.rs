@@ -554,3 +554,45 @@ async fn without_a_valid_session_the_change_is_401() {
          {after}\n"
     );
 }
+
+#[tokio::test]
+async fn a_database_error_is_500_and_changes_nothing() {
+    let fixture = Fixture::new();
+    let server = fixture.server().await;
+    let device = ada_device(&server).await;
+    let before = fixture.hash_of(1);
+    // The session is there, but Ada's sessions cannot be deleted: a trigger
+    // makes SQLite fail every delete from the sessions table.
+    fixture
+        .connect()
+        .execute_batch(
+            "CREATE TRIGGER keep_sessions BEFORE DELETE ON sessions
+             BEGIN SELECT RAISE(ABORT, 'the sessions table refuses deletes'); END;",
+        )
+        .expect("the test could not create its trigger");
+
+    let reply = change(&server, Some(&device), ADA_PASSWORD, NEW_PASSWORD).await;
+
+    if reply.status() != 500 {
+        reply.fail_with_diagnosis(
+            &format!(
+                "expected status 500 Internal Server Error for a database error, got {}",
+                status_text(reply.status())
+            ),
+            "The test made SQLite refuse to delete sessions, so the change cannot end the \
+             other sessions: that is the server's failure, 500, with a body that tells nothing \
+             of the database.",
+        );
+    }
+    reply.assert_content_type("application/problem+json");
+    if reply.text().contains("sessions") {
+        reply.fail("the body of the 500 quotes SQLite's error, expected a body that tells nothing");
+    }
+    let after = fixture.hash_of(1);
+    assert!(
+        after == before,
+        "\nthe password hash changed although the change failed\n  before: {before}\n  after:  \
+         {after}\nThe new hash and the end of the other sessions go together, in one \
+         transaction: if one fails, neither happens.\n"
+    );
+}

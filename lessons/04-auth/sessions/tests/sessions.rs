@@ -664,3 +664,41 @@ async fn session_ids_are_unique_and_look_random_even_at_the_same_second() {
         LOGINS * 256
     );
 }
+
+#[tokio::test]
+async fn a_database_error_is_500_with_a_body_that_tells_nothing() {
+    let fixture = Fixture::new();
+    let server = fixture.server().await;
+    let id = new_session_of(&login(&server, "ada@example.com", ADA_PASSWORD, None).await);
+    // From here on, every query of the sessions table fails in SQLite.
+    fixture
+        .connect()
+        .execute_batch("DROP TABLE sessions")
+        .expect("the test could not drop the sessions table");
+
+    let replies = [
+        me(&server, Some(&id)).await,
+        login(&server, "ada@example.com", ADA_PASSWORD, None).await,
+    ];
+
+    for reply in &replies {
+        if reply.status() != 500 {
+            reply.fail_with_diagnosis(
+                &format!(
+                    "expected status 500 Internal Server Error for a database error, got {}",
+                    status_text(reply.status())
+                ),
+                "The test dropped the sessions table, so SQLite failed. A failure of the shop \
+                 is not \"nobody is logged in\" (401, which tells a client to drop its session \
+                 and log in again): it is the server's error, 500.",
+            );
+        }
+        reply.assert_content_type("application/problem+json");
+        if reply.text().contains("sessions") || reply.text().contains("no such table") {
+            reply.fail(
+                "the body of the 500 quotes SQLite's error, expected a body that tells nothing \
+                 of the shop's insides (they belong in the server's log)",
+            );
+        }
+    }
+}
