@@ -1,0 +1,74 @@
+//! Serves this exercise's `app()` on <http://localhost:3000>, on a new
+//! database file with one customer, Ada (`ada@example.com`), one pending
+//! order of hers, and one session of hers that never ends, so you can call
+//! it by hand with `curl` (the book's "Try it" shows how):
+//!
+//! ```console
+//! cargo run -q -p security-csrf --example serve
+//! ```
+//!
+//! The shop's origin is `http://localhost:3000`. Ada's session is made with
+//! a known id and token, so that you can type them: its cookie is
+//! `session=ada-demo-session` and its CSRF token `ada-demo-token`. A real
+//! session's come from `start_session`, random.
+//!
+//! The file is `security-csrf.db` in the system's temporary folder, made
+//! anew at every start. It serves your code as it was when it started:
+//! after a change, stop it with Ctrl+C and run it again.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use rusqlite::Connection;
+use security_csrf::{Shop, add_customer, add_order};
+use tokio::net::TcpListener;
+
+/// Where the app listens.
+const ADDRESS: &str = "127.0.0.1:3000";
+
+/// The origin browsers load the shop from.
+const ORIGIN: &str = "http://localhost:3000";
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let folder = std::env::temp_dir();
+    let listener = TcpListener::bind(ADDRESS).await?;
+    println!("{}", banner());
+    axum::serve(listener, app(&folder)).await
+}
+
+/// The app the tests check, on a new database in `folder`.
+pub fn app(folder: &Path) -> Router {
+    let path = folder.join("security-csrf.db");
+    remove_database(&path);
+    let shop = Shop::open(&path, ORIGIN).expect("a new database file can be made there");
+    let db = Connection::open(&path).expect("the new database opens");
+    let ada = add_customer(&db, "ada@example.com", "Ada").expect("a new database takes Ada");
+    add_order(&db, ada, 2500).expect("a new database takes Ada's order");
+    db.execute(
+        "INSERT INTO sessions (id, customer_id, expires_at, csrf_token)
+         VALUES ('ada-demo-session', ?1, 9999999999, 'ada-demo-token')",
+        [ada],
+    )
+    .expect("a new database takes Ada's session");
+    security_csrf::app(shop)
+}
+
+/// Removes a database file left from an earlier run, with its WAL files.
+fn remove_database(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = PathBuf::from(path).into_os_string();
+        file.push(suffix);
+        // A file that is not there is what we want.
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// What the example prints once it listens.
+pub fn banner() -> String {
+    format!(
+        "security/csrf, a new shop at {ORIGIN} with Ada, her order and her session \
+         (cookie session=ada-demo-session, token ada-demo-token): listening on \
+         http://{ADDRESS} (Ctrl+C stops it)"
+    )
+}
