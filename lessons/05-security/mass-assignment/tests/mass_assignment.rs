@@ -132,8 +132,8 @@ impl World {
         if after != before {
             reply.fail_with_diagnosis(
                 &format!(
-                    "PATCH /me with {body} changed the database: {}; it answered {}, expected \
-                     422 and nothing changed",
+                    "the body {body} changed the database: {}; it answered {}, expected 422 \
+                     and nothing changed",
                     changes(&before, &after),
                     status_text(reply.status())
                 ),
@@ -275,7 +275,7 @@ async fn a_profile_update_changes_the_name_and_phone_and_nothing_else() {
     expected[0].5 = Some("+44 20 7946 0000".to_string());
     if after != expected {
         reply.fail(&format!(
-            "PATCH /me with a name and a phone changed other things too: {}",
+            "a change of name and phone changed other things too: {}",
             changes(&expected, &after)
         ));
     }
@@ -349,8 +349,8 @@ async fn a_customer_cannot_give_themselves_credit_or_a_verified_email() {
     let row = &world.rows()[0];
     if row.5.as_deref() != Some("+1 (555) 010-0199") || row.6 != 0 || row.7 != 0 {
         reply.fail(&format!(
-            "after PATCH /me with a phone, Ada's row holds phone {:?}, credit_cents {}, \
-             email_verified {}: expected the new phone, 0 and 0",
+            "Ada's row holds phone {:?}, credit_cents {}, email_verified {} after a change \
+             of phone: expected the new phone, 0 and 0",
             row.5, row.6, row.7
         ));
     }
@@ -389,8 +389,8 @@ async fn a_customer_cannot_reach_another_customers_row() {
     let after = world.rows();
     if after[1] != before[1] || after[0].2 != "Mallory" {
         reply.fail(&format!(
-            "PATCH /me with {{\"name\": \"Mallory\"}} as Ada: {}; expected Ada's name to \
-             change and Bob's row to stay as it was",
+            "Ada's change of her own name did not change just her name: {}; expected Ada's \
+             name to change and Bob's row to stay as it was",
             changes(&before, &after)
         ));
     }
@@ -426,8 +426,7 @@ async fn allowed_fields_take_strings_only_and_a_bad_body_changes_nothing() {
     let reply = world.patch_me(r#"{"name": null}"#).await;
     if world.rows() != before || ![200, 422].contains(&reply.status()) {
         reply.fail(&format!(
-            "PATCH /me with {{\"name\": null}} answered {} and {}: expected 422, or 200 with \
-             nothing changed",
+            "a null name answered {} and {}: expected 422, or 200 with nothing changed",
             status_text(reply.status()),
             match changes(&before, &world.rows()) {
                 said if said.is_empty() => "changed nothing".to_string(),
@@ -448,8 +447,7 @@ async fn allowed_fields_take_strings_only_and_a_bad_body_changes_nothing() {
     reply.assert_status(200);
     if world.rows()[0].5.is_some() {
         reply.fail(&format!(
-            "after PATCH /me with {{\"phone\": \"\"}}, Ada's phone is {:?}, expected NULL \
-             (no phone)",
+            "Ada's phone is {:?} after {{\"phone\": \"\"}}, expected NULL (no phone)",
             world.rows()[0].5
         ));
     }
@@ -458,7 +456,7 @@ async fn allowed_fields_take_strings_only_and_a_bad_body_changes_nothing() {
     reply.assert_status(200);
     if world.rows() != before {
         reply.fail(&format!(
-            "PATCH /me with {{}} changed the database: {}",
+            "an empty object changed the database: {}",
             changes(&before, &world.rows())
         ));
     }
@@ -503,7 +501,7 @@ async fn registration_takes_an_email_a_name_and_a_phone_and_nothing_more() {
         if after != before {
             reply.fail_with_diagnosis(
                 &format!(
-                    "POST /register with `{field}` changed the database: {}; it answered {}, \
+                    "a sign-up with `{field}` changed the database: {}; it answered {}, \
                      expected 422 and no account made",
                     changes(&before, &after),
                     status_text(reply.status())
@@ -528,7 +526,7 @@ async fn registration_takes_an_email_a_name_and_a_phone_and_nothing_more() {
     reply.assert_status(201).assert_header("location", "/me");
     let rows = world.rows();
     let Some(eve) = rows.iter().find(|row| row.1 == "eve@example.com") else {
-        reply.fail("POST /register answered 201 but the customers table has no eve@example.com");
+        reply.fail("a sign-up answered 201 but the customers table has no eve@example.com");
     };
     reply.assert_json(&customer_json(eve));
     if eve.4 != "customer"
