@@ -711,6 +711,7 @@ async fn stacked_statements_change_nothing() {
         "x'); UPDATE customers SET role = 'admin' WHERE email = 'ada@example.com'; --",
         "'); DROP TABLE searches;--",
         "'; DROP TABLE products;--",
+        "x'); DROP TABLE products; -- ",
     ] {
         let searched = search(&mut served, &[("q", attack)]).await;
         assert_intact(&shop, &served, &searched, attack, attack);
@@ -903,7 +904,7 @@ async fn like_wildcards_in_q_are_plain_characters() {
                      Binding `q` is not enough here: escape `%`, `_` and the escape character \
                      itself in the bound pattern and name it with ESCAPE, or search without LIKE \
                      (`instr`).";
-    let searches: [(&str, &[i64]); 8] = [
+    let searches: [(&str, &[i64]); 9] = [
         ("%", &[3]),
         ("_", &[5]),
         ("%%", &[]),
@@ -912,6 +913,7 @@ async fn like_wildcards_in_q_are_plain_characters() {
         ("snake_case", &[5]),
         ("\\", &[]),
         ("100\\%", &[]),
+        ("\\ cotton", &[]),
     ];
     for (q, expected) in searches {
         let searched = search(&mut served, &[("q", q)]).await;
@@ -919,8 +921,8 @@ async fn like_wildcards_in_q_are_plain_characters() {
         if ids != expected {
             searched.fail(
                 &format!(
-                    "the search for {q:?} returned {}, expected {}: a wildcard in `q` \
-                     matched more than itself\n  expected:   {}\n  got:        {}",
+                    "the search for {q:?} returned {}, expected {}: a character of `q` \
+                     meant more than itself in the pattern\n  expected:   {}\n  got:        {}",
                     count_products(ids.len()),
                     count_products(expected.len()),
                     named(expected),

@@ -14,8 +14,8 @@ use serde_json::json;
 
 /// Creates the shop's tables, if they do not exist yet: the `customers` of
 /// lesson 04 (whose emails and password hashes must never leave the
-/// database), the `products`, and `searches`, where every search is
-/// recorded.
+/// database), the `products` with an index for the lists sorted by price,
+/// and `searches`, where every search is recorded.
 pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
     db.execute_batch(
         "CREATE TABLE IF NOT EXISTS customers (
@@ -35,6 +35,7 @@ pub fn create_schema(db: &Connection) -> rusqlite::Result<()> {
             version     INTEGER NOT NULL DEFAULT 1,
             created_at  TEXT NOT NULL
         ) STRICT;
+        CREATE INDEX IF NOT EXISTS products_price_cents ON products (price_cents);
         CREATE TABLE IF NOT EXISTS searches (
             id          INTEGER PRIMARY KEY,
             searched_at TEXT NOT NULL,
