@@ -30,6 +30,9 @@ mod authorization;
 #[path = "../../../../lessons/03-api/conditional/examples/serve.rs"]
 mod conditional;
 #[allow(dead_code)]
+#[path = "../../../../lessons/05-security/csrf/examples/serve.rs"]
+mod csrf;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/errors/examples/serve.rs"]
 mod errors;
 #[allow(dead_code)]
@@ -50,6 +53,9 @@ mod idempotency;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/json/examples/serve.rs"]
 mod json;
+#[allow(dead_code)]
+#[path = "../../../../lessons/05-security/mass-assignment/examples/serve.rs"]
+mod mass_assignment;
 // server/main has no example: its program is the learner's `main`, and
 // the app it serves is the given `app.rs`.
 #[path = "../../../../lessons/01-server/main/src/app.rs"]
@@ -94,6 +100,9 @@ mod shutdown;
 #[path = "../../../../lessons/03-api/snapshots/examples/serve.rs"]
 mod snapshots;
 #[allow(dead_code)]
+#[path = "../../../../lessons/05-security/sql-injection/examples/serve.rs"]
+mod sql_injection;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/state/examples/serve.rs"]
 mod state;
 #[allow(dead_code)]
@@ -108,6 +117,9 @@ mod upstream;
 #[allow(dead_code)]
 #[path = "../../../../lessons/03-api/validation/examples/serve.rs"]
 mod validation;
+#[allow(dead_code)]
+#[path = "../../../../lessons/05-security/xss/examples/serve.rs"]
+mod xss;
 
 /// One exercise's "Try it": its page, the command that serves its example,
 /// and what the example does.
@@ -330,6 +342,30 @@ fn examples() -> Vec<Example> {
             |_| oauth_login::banner(),
             |_, folder| oauth_login::app(folder),
         ),
+        Example::new(
+            "security/sql-injection.md",
+            "cargo run -q -p security-sql-injection --example serve",
+            |_| sql_injection::banner(),
+            |_, _| sql_injection::app(),
+        ),
+        Example::new(
+            "security/xss.md",
+            "cargo run -q -p security-xss --example serve",
+            |_| xss::banner(),
+            |_, _| xss::app(),
+        ),
+        Example::new(
+            "security/mass-assignment.md",
+            "cargo run -q -p security-mass-assignment --example serve",
+            |_| mass_assignment::banner(),
+            |_, folder| mass_assignment::app(folder),
+        ),
+        Example::new(
+            "security/csrf.md",
+            "cargo run -q -p security-csrf --example serve",
+            |_| csrf::banner(),
+            |_, folder| csrf::app(folder),
+        ),
     ]
 }
 
@@ -481,6 +517,26 @@ async fn password_reset() {
 #[tokio::test]
 async fn oauth_login() {
     try_it("auth/oauth-login.md").await;
+}
+
+#[tokio::test]
+async fn sql_injection() {
+    try_it("security/sql-injection.md").await;
+}
+
+#[tokio::test]
+async fn xss() {
+    try_it("security/xss.md").await;
+}
+
+#[tokio::test]
+async fn mass_assignment() {
+    try_it("security/mass-assignment.md").await;
+}
+
+#[tokio::test]
+async fn csrf() {
+    try_it("security/csrf.md").await;
 }
 
 /// A page of the lessons whose `console` blocks hold a `curl` command shows

@@ -8,8 +8,8 @@
 //! ```
 //!
 //! `PORT=3001` in the environment serves it on another port (on 127.0.0.1
-//! still): `scripts/attack.sh` runs this example and the reference
-//! solution's side by side. It serves your code as it was when it started:
+//! still; `PORT=0` takes any free port and prints which): `scripts/attack.sh`
+//! runs this example and the reference solution's side by side. It serves your code as it was when it started:
 //! after a change, stop it with Ctrl+C and run it again. Whatever an attack
 //! changes in the database is gone at the next start.
 
@@ -56,7 +56,8 @@ const CUSTOMERS: [(&str, &str, &str, &str); 2] = [
 #[tokio::main]
 pub async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port())).await?;
-    println!("{}", banner());
+    // With `PORT=0` the system picks a free port: the line says which.
+    println!("{}", listening_on(listener.local_addr()?.port()));
     axum::serve(listener, app()).await
 }
 
@@ -95,11 +96,15 @@ pub fn app() -> Router {
 
 /// What the example prints once it listens.
 pub fn banner() -> String {
+    listening_on(port())
+}
+
+/// What the example prints once it listens on `port`.
+fn listening_on(port: u16) -> String {
     format!(
         "security/sql-injection, {} products and {} customers: listening on \
-         http://127.0.0.1:{} (Ctrl+C stops it)",
+         http://127.0.0.1:{port} (Ctrl+C stops it)",
         PRODUCTS.len(),
         CUSTOMERS.len(),
-        port()
     )
 }

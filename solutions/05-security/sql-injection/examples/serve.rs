@@ -10,6 +10,8 @@
 // solution.
 extern crate security_sql_injection_solution as security_sql_injection;
 
+// `banner` is there for the book's "Try it" test, and unused here.
+#[allow(dead_code)]
 #[path = "../../../../lessons/05-security/sql-injection/examples/serve.rs"]
 mod serve;
 

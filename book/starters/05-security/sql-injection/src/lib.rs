@@ -170,6 +170,7 @@ impl Db {
     }
 }
 
+// ANCHOR: app
 /// The shop's search, on `db` (whose schema [`create_schema`] made).
 ///
 /// `GET /products/search` answers `200 OK` with a JSON array of the
@@ -224,6 +225,7 @@ async fn search(
         .await?;
     Ok(Json(products))
 }
+// ANCHOR_END: app
 
 // ANCHOR: parse_search
 /// Checks the query string and turns it into a [`Search`], or says what is
