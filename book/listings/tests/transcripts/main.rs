@@ -33,6 +33,7 @@ extern crate auth_sessions_solution as auth_sessions;
 extern crate auth_tokens_solution as auth_tokens;
 extern crate database_async_access_solution as database_async_access;
 extern crate security_csrf_solution as security_csrf;
+extern crate security_headers_cors_solution as security_headers_cors;
 extern crate security_mass_assignment_solution as security_mass_assignment;
 extern crate security_sql_injection_solution as security_sql_injection;
 extern crate security_xss_solution as security_xss;

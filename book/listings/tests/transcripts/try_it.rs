@@ -42,6 +42,9 @@ mod extractors;
 #[path = "../../../../lessons/03-api/filtering/examples/serve.rs"]
 mod filtering;
 #[allow(dead_code)]
+#[path = "../../../../lessons/05-security/headers-cors/examples/serve.rs"]
+mod headers_cors;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/health/examples/serve.rs"]
 mod health;
 #[allow(dead_code)]
@@ -361,6 +364,12 @@ fn examples() -> Vec<Example> {
             |_, folder| mass_assignment::app(folder),
         ),
         Example::new(
+            "security/headers-cors.md",
+            "cargo run -q -p security-headers-cors --example serve",
+            |_| headers_cors::banner(),
+            |_, _| headers_cors::app(),
+        ),
+        Example::new(
             "security/csrf.md",
             "cargo run -q -p security-csrf --example serve",
             |_| csrf::banner(),
@@ -532,6 +541,11 @@ async fn xss() {
 #[tokio::test]
 async fn mass_assignment() {
     try_it("security/mass-assignment.md").await;
+}
+
+#[tokio::test]
+async fn headers_cors() {
+    try_it("security/headers-cors.md").await;
 }
 
 #[tokio::test]

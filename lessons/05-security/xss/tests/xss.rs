@@ -647,7 +647,7 @@ async fn product_names_are_shown_as_text_in_search_results_and_on_their_page() {
         "<img src=x onerror=alert(1)>Mug",
         "Mug</title><script>alert(1)</script>",
     ];
-    let products: Vec<(&str, i64)> = names.iter().map(|name| (*name, 1250)).collect();
+    let products: Vec<(&str, i64)> = names.iter().map(|name| (*name, 1205)).collect();
     let server = serve(&products).await;
     let reply = server.get("/search?q=").send().await;
     reply.assert_status(200);
@@ -660,6 +660,7 @@ async fn product_names_are_shown_as_text_in_search_results_and_on_their_page() {
         reply.assert_status(200);
         assert_inert(&reply, "the product name", name);
         assert_shows(&reply, "the product name", name);
+        assert_shows(&reply, "the price", "€12.05");
         let page = Page::parse(reply.text());
         let title = page
             .all("title")
