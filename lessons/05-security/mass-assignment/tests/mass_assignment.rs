@@ -415,6 +415,8 @@ async fn allowed_fields_take_strings_only_and_a_bad_body_changes_nothing() {
         r#"{"phone": "call me"}"#,
         // One bad field among good ones: the good ones are not stored either.
         r#"{"name": "Mallory", "phone": ["+1 555"]}"#,
+        r#"{"name": "Mallory", "phone": "call me"}"#,
+        r#"{"phone": "+1 555 0100", "name": ""}"#,
         r#"{"name": "Mallory", "credit_cents": 5}"#,
     ];
     for body in attacks {

@@ -428,7 +428,11 @@ fn valid_phone(phone: &str) -> Result<Option<String>, Box<Response>> {
 /// names an unknown or duplicated field.
 pub fn refused(rejection: &JsonRejection) -> Response {
     let status = rejection.status();
-    let title = status.canonical_reason().unwrap_or("Bad Request");
+    let title = match status {
+        // RFC 9110's name for it; `http` still says "Unprocessable Entity".
+        StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable Content",
+        status => status.canonical_reason().unwrap_or("Bad Request"),
+    };
     problem(status, title, &rejection.body_text())
 }
 
