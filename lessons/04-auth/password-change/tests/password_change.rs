@@ -439,6 +439,42 @@ async fn a_change_ends_the_customers_other_sessions_and_renews_its_own() {
 }
 
 #[tokio::test]
+async fn the_renewed_session_ends_at_logout_like_any_other() {
+    let fixture = Fixture::new();
+    let server = fixture.server().await;
+    let device = ada_device(&server).await;
+    let reply = change(&server, Some(&device), ADA_PASSWORD, NEW_PASSWORD).await;
+    reply.assert_status(204);
+    let renewed = session_cookie(&reply).value;
+
+    let logout = server
+        .post("/logout")
+        .header("cookie", &format!("session={renewed}"))
+        .send()
+        .await;
+
+    logout.assert_status(204);
+    let replayed = me(&server, Some(&renewed)).await;
+    if replayed.status() != 401 {
+        replayed.fail_with_diagnosis(
+            &format!(
+                "the renewed session still works after its logout: expected 401 Unauthorized, \
+                 got {}",
+                status_text(replayed.status())
+            ),
+            "The session a change renews is an ordinary row of the sessions table, which the \
+             given logout deletes.",
+        );
+    }
+    let stored = fixture.sessions();
+    assert!(
+        stored.is_empty(),
+        "\nthe sessions table holds {stored:?} after Ada's only session logged out, expected \
+         no row\n"
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_current_password_is_403_and_changes_nothing() {
     let fixture = Fixture::new();
     let server = fixture.server().await;
