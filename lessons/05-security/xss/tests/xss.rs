@@ -451,7 +451,7 @@ fn assert_shows(reply: &Reply, what: &str, text: &str) {
          around; and every character outside ASCII (é, €, emoji) goes out as it is."
     };
     reply.fail_with_diagnosis(
-        &format!("the page does not show {what} `{text}` as it was typed"),
+        &format!("the page does not show {what} `{text}`"),
         &format!(
             "  the text of the page, as a browser shows it: {}\n{diagnosis}",
             testkit::quote(&page.text)
