@@ -545,6 +545,39 @@ async fn an_admins_product_changes_still_meet_the_shops_rules() {
         "Product is ordered",
         "Product 7 is in an order: it cannot be deleted.",
     ));
+
+    // A database that fails is the shop's fault: 500, and nothing more.
+    fixture
+        .connect()
+        .execute_batch("DROP TABLE order_items; DROP TABLE products;")
+        .expect("the test could not drop the products");
+    let internal = problem(
+        500,
+        "Internal Server Error",
+        "Something went wrong on our side. Please try again.",
+    );
+    let body = product("SPOON-3", "Spoon", 1, 1);
+    for reply in [
+        server
+            .post("/admin/products")
+            .header("authorization", &linus)
+            .json(&body)
+            .send()
+            .await,
+        server
+            .put("/admin/products/9")
+            .header("authorization", &linus)
+            .json(&body)
+            .send()
+            .await,
+        server
+            .delete("/admin/products/9")
+            .header("authorization", &linus)
+            .send()
+            .await,
+    ] {
+        reply.assert_status(500).assert_json(&internal);
+    }
 }
 
 #[tokio::test]
