@@ -18,6 +18,9 @@ use crate::http::{self, Request};
 // Each exercise's `examples/serve.rs`, as a module: the test builds the app
 // the example serves and prints the line it prints. (`main` stays unused.)
 #[allow(dead_code)]
+#[path = "../../../../lessons/05-security/access-control/examples/serve.rs"]
+mod access_control;
+#[allow(dead_code)]
 #[path = "../../../../lessons/02-database/async-access/examples/serve.rs"]
 mod async_access;
 #[allow(dead_code)]
@@ -84,6 +87,9 @@ mod password_reset;
 #[allow(dead_code)]
 #[path = "../../../../lessons/03-api/problem-details/examples/serve.rs"]
 mod problem_details;
+#[allow(dead_code)]
+#[path = "../../../../lessons/05-security/rate-limiting/examples/serve.rs"]
+mod rate_limiting;
 #[allow(dead_code)]
 #[path = "../../../../lessons/04-auth/register-login/examples/serve.rs"]
 mod register_login;
@@ -364,6 +370,18 @@ fn examples() -> Vec<Example> {
             |_, folder| mass_assignment::app(folder),
         ),
         Example::new(
+            "security/access-control.md",
+            "cargo run -q -p security-access-control --example serve",
+            |_| access_control::banner(),
+            |_, folder| access_control::app(folder),
+        ),
+        Example::new(
+            "security/rate-limiting.md",
+            "cargo run -q -p security-rate-limiting --example serve",
+            |_| rate_limiting::banner(),
+            |_, folder| rate_limiting::app(folder),
+        ),
+        Example::new(
             "security/headers-cors.md",
             "cargo run -q -p security-headers-cors --example serve",
             |_| headers_cors::banner(),
@@ -541,6 +559,16 @@ async fn xss() {
 #[tokio::test]
 async fn mass_assignment() {
     try_it("security/mass-assignment.md").await;
+}
+
+#[tokio::test]
+async fn access_control() {
+    try_it("security/access-control.md").await;
+}
+
+#[tokio::test]
+async fn rate_limiting() {
+    try_it("security/rate-limiting.md").await;
 }
 
 #[tokio::test]

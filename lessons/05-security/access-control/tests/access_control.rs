@@ -269,6 +269,19 @@ fn assert_not_found_like_missing(reply: &Reply, missing: &Reply, id: &str, attac
     }
 }
 
+/// Fails unless `reply`, the answer to `attack`, is `404 Not Found`.
+fn assert_404(reply: &Reply, attack: &str) {
+    if reply.status() != 404 {
+        reply.fail_with_diagnosis(
+            &format!(
+                "expected 404 Not Found for {attack}, got {}",
+                status_text(reply.status())
+            ),
+            IDOR_DIAGNOSIS,
+        );
+    }
+}
+
 /// Fails if `reply`, the answer to `attack`, shows any of `secrets`.
 fn assert_shows_none_of(reply: &Reply, secrets: &[&str], attack: &str) {
     for secret in secrets {
@@ -763,7 +776,7 @@ async fn the_x_customer_id_header_names_nobody() {
         .await;
     let attack = format!("GET {path} with Ada's session and X-Customer-Id: {bob}");
     assert_shows_none_of(&reply, &world.others_streets(), &attack);
-    reply.assert_status(404);
+    assert_404(&reply, &attack);
 
     let body = json!({ "customer_id": world.bob });
     let reply = header(world.as_ada(testkit::Method::POST, "/orders/2/cancel"))
@@ -780,23 +793,33 @@ async fn the_x_customer_id_header_names_nobody() {
             IDOR_DIAGNOSIS,
         );
     }
-    reply.assert_status(404);
+    assert_404(
+        &reply,
+        &format!("POST /orders/2/cancel (Bob's order) with Ada's session and X-Customer-Id: {bob}"),
+    );
 
-    // No session at all: the header proves nothing.
-    let reply = world
-        .server
-        .get("/orders")
-        .header("x-customer-id", &bob)
-        .send()
-        .await;
-    if reply.status() != 401 {
-        reply.fail_with_diagnosis(
-            &format!(
-                "expected 401 Unauthorized for GET /orders with X-Customer-Id: {bob} and no \
-                 session, got {}",
-                status_text(reply.status())
-            ),
-            "Anyone can write any header: only the session cookie proves who is calling.",
-        );
+    // No session, or an expired one: the header proves nothing.
+    let expired = start_session(&world.db(), world.ada, 1_000_000_000)
+        .expect("an expired session of Ada's is stored");
+    for (cookie, what) in [
+        (None, "no session"),
+        (Some(expired), "Ada's session that expired in 2001"),
+    ] {
+        let mut call = world.server.get("/orders").header("x-customer-id", &bob);
+        if let Some(id) = &cookie {
+            call = call.header("cookie", &format!("session={id}"));
+        }
+        let reply = call.send().await;
+        if reply.status() != 401 {
+            reply.fail_with_diagnosis(
+                &format!(
+                    "expected 401 Unauthorized for GET /orders with X-Customer-Id: {bob} and \
+                     {what}, got {}",
+                    status_text(reply.status())
+                ),
+                "Anyone can write any header: only a valid session cookie proves who is \
+                 calling (the given `Caller` checks it).",
+            );
+        }
     }
 }
