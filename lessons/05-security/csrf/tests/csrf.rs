@@ -700,6 +700,34 @@ async fn a_json_client_sends_the_token_in_a_header_and_nothing_passes_without_it
     }
 
     let cancel = format!("/orders/{}/cancel", world.order);
+    // The token in a body that is not a form: a text/plain form from
+    // another origin cannot know the token, but the shop must not read a
+    // token out of anything but a form or its header either.
+    let reply = same_origin(
+        world
+            .server
+            .post(&cancel)
+            .header("cookie", &cookie)
+            .header("content-type", "text/plain"),
+    )
+    .body(&format!("csrf_token={}", ada.csrf_token))
+    .send()
+    .await;
+    if world.order_status() != "pending" {
+        reply.fail(&format!(
+            "a text/plain body `csrf_token=...` cancelled Ada's order: expected 403 Forbidden\n\
+             The token counts in the X-CSRF-Token header, or in the `csrf_token` field of a \
+             form (`application/x-www-form-urlencoded`) body: a body of any other type is \
+             not a form."
+        ));
+    }
+    refused(
+        &reply,
+        &format!("a same-origin POST {cancel} whose text/plain body carries the token"),
+        "Read the `csrf_token` field only from a form body.",
+    );
+
+    let cancel = format!("/orders/{}/cancel", world.order);
     let reply = world
         .server
         .post(&cancel)
@@ -788,6 +816,24 @@ async fn each_session_sees_its_own_token_and_no_one_elses_works() {
     token_on_the_page(&world, &world.bob, "/account/email").await;
     token_on_the_page(&world, &world.ada_phone, "/account/email").await;
     let token = token_on_the_page(&world, &world.ada, "/account/email").await;
+
+    // A session that ended (in 2001) is no session, with its own token or
+    // not: the cookie of an old laptop, replayed.
+    let ended = start_session(&world.db(), world.ada_id, 1_000_000_000)
+        .expect("the test could not add an ended session");
+    let reply = world
+        .email_form(&ended, MALLORY, &ended.csrf_token)
+        .send()
+        .await;
+    let email = world.ada_email();
+    if email != "ada@example.com" || reply.status() != 401 {
+        reply.fail(&format!(
+            "a session that ended in 2001 still changed the email (now {email:?}), answering \
+             {}: expected 401 Unauthorized and nothing changed\nA session is valid while \
+             now < expires_at; the given `shop.session(...)` checks it.",
+            status_text(reply.status())
+        ));
+    }
 
     let reply = world
         .email_form(&world.ada, "ada@new.example", &token)
