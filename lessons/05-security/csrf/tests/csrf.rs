@@ -714,12 +714,12 @@ async fn a_json_client_sends_the_token_in_a_header_and_nothing_passes_without_it
     .send()
     .await;
     if world.order_status() != "pending" {
-        reply.fail(&format!(
+        reply.fail(
             "a text/plain body `csrf_token=...` cancelled Ada's order: expected 403 Forbidden\n\
              The token counts in the X-CSRF-Token header, or in the `csrf_token` field of a \
              form (`application/x-www-form-urlencoded`) body: a body of any other type is \
-             not a form."
-        ));
+             not a form.",
+        );
     }
     refused(
         &reply,
