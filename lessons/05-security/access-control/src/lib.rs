@@ -310,8 +310,8 @@ pub struct ShippingAddress {
 /// | `PUT /customers/{id}/address`    | `200 OK`, the new shipping address            |
 ///
 /// Every route needs a valid session cookie (`401` without one). A `POST`
-/// with `X-HTTP-Method-Override: PUT` (or `PATCH`, `DELETE`) is routed as
-/// that method: the shop's HTML forms can send only `GET` and `POST`.
+/// with `X-HTTP-Method-Override: PUT` is routed as a `PUT`: the shop's
+/// HTML forms can send only `GET` and `POST`.
 pub fn app(shop: Shop) -> Router {
     let routes = Router::new()
         .route("/orders", get(list_orders))
@@ -324,24 +324,18 @@ pub fn app(shop: Shop) -> Router {
     Router::new().fallback_service(overridden)
 }
 
-/// A `POST` whose `X-HTTP-Method-Override` says `PUT`, `PATCH` or `DELETE`
-/// (in any case) becomes that method; any other request is left alone.
+/// A `POST` whose `X-HTTP-Method-Override` says `PUT` (in any case)
+/// becomes a `PUT`; any other request is left alone.
 async fn method_override(mut request: Request) -> Request {
-    if request.method() != Method::POST {
-        return request;
+    let wants_put = request.method() == Method::POST
+        && request
+            .headers()
+            .get(METHOD_OVERRIDE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("PUT"));
+    if wants_put {
+        *request.method_mut() = Method::PUT;
     }
-    let wanted = request
-        .headers()
-        .get(METHOD_OVERRIDE_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(|value| value.trim().to_ascii_uppercase());
-    let method = match wanted.as_deref() {
-        Some("PUT") => Method::PUT,
-        Some("PATCH") => Method::PATCH,
-        Some("DELETE") => Method::DELETE,
-        _ => return request,
-    };
-    *request.method_mut() = method;
     request
 }
 

@@ -47,6 +47,7 @@ const LEAK_DIAGNOSIS: &str = "Another customer's record must answer exactly like
 /// | 3     | Ada      | paid    |
 /// | 4     | Bob      | shipped |
 /// | 5     | Cy       | pending |
+/// | 6     | Ada      | shipped |
 ///
 /// Each customer has a shipping address; Ada and Bob are logged in.
 struct World {
@@ -61,7 +62,8 @@ struct World {
 }
 
 /// The ids of the orders of the table above.
-const ADA_ORDERS: [i64; 2] = [1, 3];
+const ADA_ORDERS: [i64; 3] = [1, 3, 6];
+const ADA_SHIPPED: i64 = 6;
 const BOB_PENDING: i64 = 2;
 const BOB_SHIPPED: i64 = 4;
 const CY_PENDING: i64 = 5;
@@ -93,6 +95,7 @@ impl World {
             (ada, "paid", 1200),
             (bob, "shipped", 4000),
             (cy, "pending", 700),
+            (ada, "shipped", 3100),
         ] {
             add_order(&db, customer, status, total).expect("an order is added");
         }
@@ -539,6 +542,22 @@ async fn a_customer_cancels_their_own_order_and_nobody_elses() {
         reply.fail(&format!(
             "Ada cancelled her own order 1, and the database says it is {status:?}, expected \
              \"cancelled\""
+        ));
+    }
+    // Her own shipped order cannot be cancelled: that she may know.
+    let path = format!("/orders/{ADA_SHIPPED}/cancel");
+    let reply = world
+        .as_ada(testkit::Method::POST, &path)
+        .json(&body)
+        .send()
+        .await;
+    if reply.status() != 409 || world.order_status(ADA_SHIPPED) != "shipped" {
+        reply.fail(&format!(
+            "expected 409 Conflict and the order still shipped for POST {path} (Ada's own \
+             shipped order), got {} and the order {:?}\nA shipped order is no longer \
+             cancelled: the given code answers 409 for the owner, and only for the owner.",
+            status_text(reply.status()),
+            world.order_status(ADA_SHIPPED)
         ));
     }
     let after = world.statuses();
