@@ -518,6 +518,16 @@ async fn every_response_carries_each_security_header_once() {
         reply.assert_status(status);
         assert_security_headers(reply);
     }
+    // The handlers still do their work under the layers.
+    let order = &replies[7];
+    if order.json()["total_cents"] != testkit::json!(2500) {
+        order.fail("expected the order's `total_cents` to be 2500 (2 × 1250 cents)");
+    }
+    let export = &replies[9];
+    export.assert_content_type("text/csv");
+    if !export.text().contains("1,MUG-RED,\"Red mug\",1250,12") {
+        export.fail("expected the export to list the product as `1,MUG-RED,\"Red mug\",1250,12`");
+    }
     let reply = preflight(&server, "/orders", SHOP, "POST", "content-type").await;
     assert_security_headers(&reply);
 
