@@ -673,6 +673,27 @@ async fn an_address_is_read_only_by_its_customer() {
             );
         }
     }
+
+    // The database fails: a 500 that says nothing of it.
+    world
+        .db()
+        .execute_batch("DROP TABLE addresses")
+        .expect("the test could not drop the addresses table");
+    let reply = world.as_ada(testkit::Method::GET, &path).send().await;
+    let content_type = reply.header("content-type").unwrap_or_default();
+    if reply.status() != 500 || !content_type.starts_with("application/problem+json") {
+        reply.fail(&format!(
+            "expected 500 Internal Server Error as problem details for GET {path} once the \
+             addresses table is gone, got {} ({content_type})\nA database error is the given \
+             `internal_error(&error)`.",
+            status_text(reply.status())
+        ));
+    }
+    if reply.text().contains("addresses") || reply.text().contains("no such table") {
+        reply.fail(
+            "the 500 quotes the database's error: it tells an attacker how the shop is built",
+        );
+    }
 }
 
 #[tokio::test]
