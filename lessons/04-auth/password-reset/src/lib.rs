@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Argon2, PasswordHasher as _};
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::header::CONTENT_TYPE;
@@ -251,14 +251,6 @@ pub fn hash_password(password: &str) -> String {
         .hash_password(password.as_bytes())
         .expect("argon2 hashes any password with its default parameters")
         .to_string()
-}
-
-/// Whether `password` is the one `phc` was made from (a constant-time
-/// comparison, inside argon2).
-pub fn verify_password(password: &str, phc: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), phc)
-        .is_ok()
 }
 
 /// Creates the shop's tables, if they do not exist yet.

@@ -27,8 +27,11 @@ use tokio::time::Instant;
 /// The tests' clock starts here (2026-11-30T09:15:00Z, Unix seconds).
 const T0: i64 = 1_796_030_100;
 
-/// The reset tokens' lifetime in the tests: 30 minutes.
-const TTL: i64 = 1800;
+/// The reset tokens' lifetime in the tests: 15 minutes (the default is 30).
+const TTL: i64 = 900;
+
+/// The reset page the tests' mails link to.
+const RESET_PAGE: &str = "https://shop.test/reset";
 
 const ADA: i64 = 1;
 const ADAS_OLD_PASSWORD: &str = "ada's old password";
@@ -106,7 +109,7 @@ impl Fixture {
         let clock = self.clock.clone();
         let settings = Settings {
             reset_ttl: TTL,
-            ..Settings::default()
+            reset_page: RESET_PAGE.to_string(),
         };
         Shop::open(&self.path, Arc::new(self.outbox.clone()))
             .unwrap_or_else(|error| panic!("\nShop::open failed on the test's file: {error}\n"))
@@ -317,6 +320,16 @@ async fn a_reset_request_answers_202_and_mails_a_token_to_the_stored_address() {
         );
     }
     let token = token_in(mail, &reply);
+    let link = format!("{RESET_PAGE}?token={token}");
+    if mail.subject != "Reset your password"
+        || !mail.body.contains(&link)
+        || !mail.body.contains("within 15 minutes")
+    {
+        reply.fail(&format!(
+            "the reset mail is not the one `reset_mail` makes with the shop's settings (a \
+             15-minute token, links to {RESET_PAGE})\n  the mail: {mail:?}"
+        ));
+    }
     if token.len() != 43
         || !token
             .bytes()
@@ -368,6 +381,17 @@ async fn an_unknown_email_gets_the_same_answer_and_nothing_happens() {
             ));
         }
     }
+    let malformed = server
+        .post("/password-reset")
+        .json(&json!({ "mail": "grace@example.com" }))
+        .send()
+        .await;
+    malformed
+        .assert_status(422)
+        .assert_content_type("application/problem+json");
+    if malformed.json()["title"] != "Invalid body" {
+        malformed.fail("expected the given \"Invalid body\" problem for a body without \"email\"");
+    }
     let mails = fixture.mails();
     let resets = fixture.resets();
     if mails.len() != 1 || resets.len() != 1 {
@@ -418,6 +442,42 @@ async fn only_the_hash_of_the_token_is_stored_with_its_expiry() {
              now plus reset_ttl.\n",
             T0 + TTL
         );
+    }
+}
+
+#[tokio::test]
+async fn a_database_that_fails_answers_500_and_mails_nothing() {
+    let fixture = Fixture::new();
+    let server = fixture.server().await;
+    fixture
+        .connect()
+        .execute_batch("DROP TABLE password_resets")
+        .expect("the test could not drop password_resets");
+    let internal = json!({
+        "type": "about:blank", "title": "Internal Server Error", "status": 500,
+        "detail": "Something went wrong on our side. Please try again.",
+    });
+
+    let reply = request(&server, "ada@example.com").await;
+
+    if reply.status() == 202 && !fixture.mails().is_empty() {
+        reply.fail_with_diagnosis(
+            "a reset link was mailed although its token could not be stored, expected 500 \
+             Internal Server Error and no mail",
+            "Store the token first, then mail it: a mail whose token the shop never stored is a \
+             link that cannot work, sent to a customer who will then ask again.",
+        );
+    }
+    reply.assert_status(500).assert_json(&internal);
+    let confirmed = confirm(
+        &server,
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "a password of 12+",
+    )
+    .await;
+    confirmed.assert_status(500).assert_json(&internal);
+    if !fixture.mails().is_empty() {
+        reply.fail("a reset request whose token could not be stored sent a mail anyway");
     }
 }
 
@@ -519,7 +579,7 @@ async fn a_confirm_sets_an_argon2id_hash_and_ends_the_customers_sessions() {
                 "a confirm with the mailed token got {}, expected 204 No Content",
                 status_text(reply.status())
             ),
-            "The token was mailed a minute ago: it is unused and valid for 30 minutes.",
+            "The token was mailed a minute ago: it is unused and valid for 15 minutes.",
         );
     }
     reply.assert_text("");
@@ -611,7 +671,7 @@ async fn a_token_expires_at_its_expires_at() {
                 status_text(in_time.status())
             ),
             "A token issued at T is valid while the time is before T + reset_ttl: here the \
-             clock says T + 1799, with a reset_ttl of 1800.",
+             clock says T + 899, with a reset_ttl of 900.",
         );
     }
 
@@ -621,7 +681,7 @@ async fn a_token_expires_at_its_expires_at() {
     assert_invalid_token(
         &expired,
         "a token whose expires_at is now",
-        "The clock says exactly the token's expires_at (T + 1800): the token has expired. \
+        "The clock says exactly the token's expires_at (T + 900): the token has expired. \
          Compare `expires_at > now`, in the same statement that uses the token.",
     );
     fixture.set_clock(T0 + 7 * 86_400);
