@@ -239,16 +239,16 @@ pub fn verify_signature(
     // TODO: make these true (the module's documentation shows the header):
     // - the header is a list of `name=value` entries separated by commas;
     //   it has exactly one `t`, and any number of `v1`; other names (`v0`)
-    //   are ignored. No header, no `t`, two `t`, or an entry without `=`:
-    //   `Err(NO_HEADER)` or `Err(MALFORMED)`.
+    //   are ignored. No header is `Err(NO_HEADER)`; no `t`, or two, is
+    //   `Err(MALFORMED)`.
     // - `t` is a whole number of Unix seconds; more than `TOLERANCE_SECS`
     //   from `now`, in the past or in the future, is
     //   `Err(OUT_OF_TOLERANCE)` (exactly 300 seconds away is accepted). No
     //   `t` an attacker writes may overflow or panic.
     // - the signature is the HMAC-SHA256, keyed with `secret`, of `t` as
     //   the header writes it, then `.`, then `body`. A `v1` is that
-    //   signature, whole, in hex of either case; one `v1` that is enough.
-    //   Otherwise `Err(NO_MATCH)`.
+    //   signature, whole, in hex of either case; one `v1` that matches is
+    //   enough, and none is `Err(NO_MATCH)`.
     // - comparing with the expected signature takes the same time whatever
     //   the bytes sent: no early exit at the first byte that differs.
     let _ = (secret, header, body, now);

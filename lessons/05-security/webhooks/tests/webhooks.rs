@@ -160,19 +160,29 @@ struct State {
 }
 
 impl State {
-    /// What changed from `self` to `after`, in words.
-    fn changes(&self, after: &State) -> String {
-        let mut changes = Vec::new();
-        for ((id, before), (_, now)) in self.orders.iter().zip(&after.orders) {
-            if before != now {
-                changes.push(format!("order {id} went from {before:?} to {now:?}"));
-            }
-        }
-        let new: Vec<&String> = after
+    /// How the orders changed from `self` to `after`, in words.
+    fn order_changes(&self, after: &State) -> Vec<String> {
+        self.orders
+            .iter()
+            .zip(&after.orders)
+            .filter(|((_, before), (_, now))| before != now)
+            .map(|((id, before), (_, now))| format!("order {id} went from {before:?} to {now:?}"))
+            .collect()
+    }
+
+    /// The event ids `after` has and `self` has not.
+    fn new_events<'a>(&self, after: &'a State) -> Vec<&'a String> {
+        after
             .events
             .iter()
             .filter(|id| !self.events.contains(id))
-            .collect();
+            .collect()
+    }
+
+    /// What changed from `self` to `after`, in words.
+    fn changes(&self, after: &State) -> String {
+        let mut changes = self.order_changes(after);
+        let new = self.new_events(after);
         if !new.is_empty() {
             changes.push(format!("webhook_events gained {new:?}"));
         }
@@ -250,6 +260,18 @@ fn assert_received(reply: &Reply, what: &str, id: &str) {
 #[track_caller]
 fn assert_refused(world: &World, before: &State, reply: &Reply, attack: &str, diagnosis: &str) {
     let after = world.state();
+    if before.order_changes(&after).is_empty() && !before.new_events(&after).is_empty() {
+        reply.fail_with_diagnosis(
+            &format!(
+                "{attack} recorded its event id: webhook_events gained {:?}; expected nothing \
+                 to change",
+                before.new_events(&after)
+            ),
+            "Record an event's id only once its signature is verified, in the transaction \
+             that applies it: an id recorded from a forged request makes the shop ignore the \
+             real event when the gateway sends it.",
+        );
+    }
     if &after != before {
         reply.fail_with_diagnosis(
             &format!(
@@ -800,6 +822,14 @@ async fn one_matching_signature_among_several_is_enough_and_no_less() {
         (
             format!("t={},v1={stale_signed},t={T0}", T0 - 3600),
             "a t from an hour ago with its v1, and a second t of now",
+        ),
+        (
+            format!("t={},t={T0},v1={right}", T0 - 3600),
+            "two t, an hour ago and now, and the v1 of now",
+        ),
+        (
+            format!("t={T0},v1={right},t={}", T0 - 3600),
+            "the right t and v1, and a second t of an hour ago",
         ),
         (
             format!(
