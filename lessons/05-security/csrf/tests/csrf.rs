@@ -337,6 +337,20 @@ async fn the_shops_own_form_cancels_an_order_and_another_sites_form_does_not() {
             "the shop's own cancel form left the order {status:?}, expected \"cancelled\""
         ));
     }
+
+    // A shipped order can no longer be cancelled, even by its customer.
+    let db = world.db();
+    let shipped = add_order(&db, world.ada_id, 700).expect("the test could not add an order");
+    db.execute(
+        "UPDATE orders SET status = 'shipped' WHERE id = ?1",
+        [shipped],
+    )
+    .expect("the test could not ship the order");
+    let reply = same_origin(world.form(&format!("/orders/{shipped}/cancel"), &world.ada))
+        .body(&format!("csrf_token={token}"))
+        .send()
+        .await;
+    reply.assert_status(409);
 }
 
 #[tokio::test]
@@ -632,6 +646,13 @@ async fn every_change_needs_the_sessions_own_token() {
         .send()
         .await;
     assert_back_to_account(&reply, "the form with Ada's own token");
+
+    // A form whose text ends in a lone `%` is read, not a panic.
+    let reply = same_origin(world.form("/account/email", ada))
+        .body(&format!("csrf_token={token}&email=ada%"))
+        .send()
+        .await;
+    reply.assert_status(422);
 }
 
 #[tokio::test]
@@ -760,6 +781,26 @@ async fn a_json_client_sends_the_token_in_a_header_and_nothing_passes_without_it
     reply.assert_status(200).assert_json(&json!({
         "id": world.ada_id, "email": "ada@new.example", "name": "Ada"
     }));
+    world.reset_email();
+
+    // With the token, the given rules for an address still apply: an @,
+    // at most 254 characters, no other customer's.
+    let json_change = |email: &str| {
+        same_origin(
+            world
+                .server
+                .post("/account/email")
+                .header("cookie", &cookie)
+                .header("x-csrf-token", &ada.csrf_token),
+        )
+        .json(&json!({ "email": email }))
+        .send()
+    };
+    let longest = format!("{}@shop.example", "a".repeat(254 - "@shop.example".len()));
+    json_change(&format!("a{longest}")).await.assert_status(422);
+    json_change("not-an-address").await.assert_status(422);
+    json_change("bob@example.com").await.assert_status(409);
+    json_change(&longest).await.assert_status(200);
     world.reset_email();
 
     // A client that is no browser (a mobile app, a script with curl): no
