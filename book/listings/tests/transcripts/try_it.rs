@@ -60,6 +60,9 @@ mod idempotency;
 #[path = "../../../../lessons/01-server/json/examples/serve.rs"]
 mod json;
 #[allow(dead_code)]
+#[path = "../../../../lessons/05-security/limits/examples/serve.rs"]
+mod limits;
+#[allow(dead_code)]
 #[path = "../../../../lessons/05-security/mass-assignment/examples/serve.rs"]
 mod mass_assignment;
 // server/main has no example: its program is the learner's `main`, and
@@ -85,6 +88,9 @@ mod password_change;
 #[path = "../../../../lessons/04-auth/password-reset/examples/serve.rs"]
 mod password_reset;
 #[allow(dead_code)]
+#[path = "../../../../lessons/05-security/path-traversal/examples/serve.rs"]
+mod path_traversal;
+#[allow(dead_code)]
 #[path = "../../../../lessons/03-api/problem-details/examples/serve.rs"]
 mod problem_details;
 #[allow(dead_code)]
@@ -99,6 +105,9 @@ mod resources;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/routing/examples/serve.rs"]
 mod routing;
+#[allow(dead_code)]
+#[path = "../../../../lessons/05-security/secrets/examples/serve.rs"]
+mod secrets;
 #[allow(dead_code)]
 #[path = "../../../../lessons/04-auth/sessions/examples/serve.rs"]
 mod sessions;
@@ -126,6 +135,9 @@ mod upstream;
 #[allow(dead_code)]
 #[path = "../../../../lessons/03-api/validation/examples/serve.rs"]
 mod validation;
+#[allow(dead_code)]
+#[path = "../../../../lessons/05-security/webhooks/examples/serve.rs"]
+mod webhooks;
 #[allow(dead_code)]
 #[path = "../../../../lessons/05-security/xss/examples/serve.rs"]
 mod xss;
@@ -393,6 +405,30 @@ fn examples() -> Vec<Example> {
             |_| csrf::banner(),
             |_, folder| csrf::app(folder),
         ),
+        Example::new(
+            "security/secrets.md",
+            "cargo run -q -p security-secrets --example serve",
+            secrets::banner,
+            secrets::app,
+        ),
+        Example::new(
+            "security/webhooks.md",
+            "cargo run -q -p security-webhooks --example serve",
+            webhooks::banner,
+            webhooks::app,
+        ),
+        Example::new(
+            "security/limits.md",
+            "cargo run -q -p security-limits --example serve",
+            limits::banner,
+            |args, _| limits::app(args),
+        ),
+        Example::new(
+            "security/path-traversal.md",
+            "cargo run -q -p security-path-traversal --example serve",
+            |_| path_traversal::banner(),
+            |_, folder| path_traversal::app(folder),
+        ),
     ]
 }
 
@@ -581,6 +617,26 @@ async fn csrf() {
     try_it("security/csrf.md").await;
 }
 
+#[tokio::test]
+async fn secrets() {
+    try_it("security/secrets.md").await;
+}
+
+#[tokio::test]
+async fn webhooks() {
+    try_it("security/webhooks.md").await;
+}
+
+#[tokio::test]
+async fn limits() {
+    try_it("security/limits.md").await;
+}
+
+#[tokio::test]
+async fn path_traversal() {
+    try_it("security/path-traversal.md").await;
+}
+
 /// A page of the lessons whose `console` blocks hold a `curl` command shows
 /// what it prints, or will: it must be one of the pages above, or nothing
 /// checks its transcripts.
@@ -737,6 +793,9 @@ async fn curl(address: SocketAddr, args: &[String], jars: &mut Jars, at: &str) -
         };
         match arg.as_str() {
             "-i" | "--include" => include_head = true,
+            // The target is sent as written, `..` and all, which is what
+            // `--path-as-is` asks of curl.
+            "--path-as-is" => {}
             "-X" | "--request" => method = Some(value()),
             "-H" | "--header" => {
                 let header = value();

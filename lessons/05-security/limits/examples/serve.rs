@@ -8,10 +8,15 @@
 //! cargo run -q -p security-limits --example serve
 //! ```
 //!
+//! `-- --max-body-bytes 200 --max-import-rows 2 --timeout-ms 500` after it
+//! serves with smaller limits, to try each by hand.
+//!
 //! `PORT=3001` in the environment serves it on another port (on 127.0.0.1
 //! still; `PORT=0` takes any free port and prints which). It serves your
 //! code as it was when it started: after a change, stop it with Ctrl+C and
 //! run it again. Whatever an import stores is gone at the next start.
+
+use std::time::Duration;
 
 use axum::Router;
 use rusqlite::Connection;
@@ -32,8 +37,9 @@ const PRODUCTS: [(&str, &str, i64, i64); 3] = [
 pub async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port())).await?;
     // With `PORT=0` the system picks a free port: the line says which.
-    println!("{}", listening_on(listener.local_addr()?.port()));
-    axum::serve(listener, app()).await
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    println!("{}", listening_on(&args, listener.local_addr()?.port()));
+    axum::serve(listener, app(&args)).await
 }
 
 /// The port to listen on: `PORT` from the environment, or 3000.
@@ -46,9 +52,33 @@ fn port() -> u16 {
     }
 }
 
+/// The limits `args` ask for (`--max-body-bytes N`, `--max-import-rows N`,
+/// `--timeout-ms N`), the defaults for the others.
+fn limits(args: &[String]) -> Limits {
+    let mut limits = Limits::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value: u64 = match args.next().map(|value| value.parse()) {
+            Some(Ok(value)) => value,
+            _ => panic!("`{flag}` needs a whole number after it"),
+        };
+        let size = usize::try_from(value).expect("a size fits this computer");
+        match flag.as_str() {
+            "--max-body-bytes" => limits.max_body_bytes = size,
+            "--max-import-rows" => limits.max_import_rows = size,
+            "--timeout-ms" => limits.request_timeout = Duration::from_millis(value),
+            _ => panic!(
+                "unknown option `{flag}`: --max-body-bytes, --max-import-rows and \
+                 --timeout-ms set the limits"
+            ),
+        }
+    }
+    limits
+}
+
 /// The app the tests check, on a new in-memory database with the products,
-/// within the default limits.
-pub fn app() -> Router {
+/// within the limits `args` ask for.
+pub fn app(args: &[String]) -> Router {
     let db = Connection::open_in_memory().expect("SQLite opens an in-memory database");
     create_schema(&db).expect("a new database takes the schema");
     for (sku, name, price_cents, stock) in PRODUCTS {
@@ -59,23 +89,23 @@ pub fn app() -> Router {
         )
         .expect("a new database takes the products");
     }
-    security_limits::app(Limits::default(), Db::new(db))
+    security_limits::app(limits(args), Db::new(db))
 }
 
-/// What the example prints once it listens.
-pub fn banner() -> String {
-    listening_on(port())
+/// What the example prints once it listens, given `args`.
+pub fn banner(args: &[String]) -> String {
+    listening_on(args, port())
 }
 
 /// What the example prints once it listens on `port`.
-fn listening_on(port: u16) -> String {
-    let limits = Limits::default();
+fn listening_on(args: &[String], port: u16) -> String {
+    let limits = limits(args);
     format!(
-        "security/limits, {} products, bodies up to {} bytes, {} rows an import, {} s a \
+        "security/limits, {} products, bodies up to {} bytes, {} rows an import, {} ms a \
          request: listening on http://127.0.0.1:{port} (Ctrl+C stops it)",
         PRODUCTS.len(),
         limits.max_body_bytes,
         limits.max_import_rows,
-        limits.request_timeout.as_secs(),
+        limits.request_timeout.as_millis(),
     )
 }
