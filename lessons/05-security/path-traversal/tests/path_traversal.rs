@@ -391,6 +391,12 @@ async fn files_in_the_folder_are_served_and_dot_dot_is_refused() {
     world
         .assert_missing("/files/manuals", "a folder, which is no file to download")
         .await;
+    world
+        .assert_missing(
+            "/files/logo.png/inside.txt",
+            "a path that goes on through a file, as if it were a folder",
+        )
+        .await;
     for attack in [
         Attack {
             name: "the traversal `../secret.txt`",
@@ -621,6 +627,7 @@ async fn a_nul_byte_is_a_bad_request_not_a_server_error() {
     }
 }
 
+// ANCHOR: symlinks
 #[tokio::test]
 async fn a_symbolic_link_out_of_the_folder_is_not_followed() {
     let world = World::new().await;
@@ -651,6 +658,7 @@ async fn a_symbolic_link_out_of_the_folder_is_not_followed() {
         world.assert_refused(&attack).await;
     }
 }
+// ANCHOR_END: symlinks
 
 #[tokio::test]
 async fn a_folder_reached_through_a_symbolic_link_serves_its_files() {
