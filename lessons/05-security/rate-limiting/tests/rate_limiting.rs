@@ -55,6 +55,7 @@ const NO_LIMIT_DIAGNOSIS: &str = "Count the attempts on each account: after 5 in
 /// checked.
 struct World {
     _folder: TempDir,
+    path: std::path::PathBuf,
     server: TestServer,
     now: Arc<AtomicI64>,
     checks: Arc<AtomicUsize>,
@@ -90,6 +91,7 @@ impl World {
         let server = TestServer::spawn(app(shop)).await;
         World {
             _folder: folder,
+            path,
             server,
             now,
             checks,
@@ -203,6 +205,26 @@ async fn the_sixth_attempt_in_a_window_is_refused_with_retry_after() {
         .await;
     let reply = world.login(ADA, "hunter2").await;
     assert_limited(&reply, "Ada's 6th wrong password within 15 minutes", 900);
+
+    // The database fails: a 500 that says nothing of it.
+    Connection::open(&world.path)
+        .and_then(|db| db.execute_batch("DROP TABLE customers"))
+        .expect("the test could not drop the customers table");
+    let reply = world.login(BOB, BOB_PASSWORD).await;
+    let content_type = reply.header("content-type").unwrap_or_default();
+    if reply.status() != 500 || !content_type.starts_with("application/problem+json") {
+        reply.fail(&format!(
+            "expected 500 Internal Server Error as problem details for Bob's login once the \
+             customers table is gone, got {} ({content_type})\nA database error is the given \
+             `internal_error(&error)`.",
+            status_text(reply.status())
+        ));
+    }
+    if reply.text().contains("customers") || reply.text().contains("no such table") {
+        reply.fail(
+            "the 500 quotes the database's error: it tells an attacker how the shop is built",
+        );
+    }
 }
 // ANCHOR_END: sixth
 
@@ -214,6 +236,13 @@ async fn while_limited_even_the_right_password_is_refused_unchecked() {
         .fail(ADA, 5, "one of the first 5 wrong passwords for Ada")
         .await;
     let checked = world.checks();
+    if checked != 5 {
+        panic!(
+            "\nthe shop checked {checked} password(s) for Ada's first 5 attempts, expected 5\n\
+             Every attempt the limiter lets through has its password checked, with the given \
+             `Shop::check_password`.\n"
+        );
+    }
     world.at(MINUTE);
     let reply = world.login(ADA, ADA_PASSWORD).await;
     if reply.status() == 200 {
@@ -271,6 +300,51 @@ async fn other_accounts_are_not_affected() {
         .await;
     let reply = world.login(BOB, "hunter2").await;
     assert_limited(&reply, "Bob's 6th wrong password", 900);
+}
+
+#[tokio::test]
+async fn guesses_on_a_thousand_other_accounts_do_not_wipe_an_accounts_count() {
+    let world = World::new().await;
+
+    world
+        .fail(ADA, 5, "one of the 5 wrong passwords for Ada")
+        .await;
+    // The attacker tries to make the limiter forget Ada: one guess on each
+    // of 1100 other emails, all made up, all within her window.
+    world.at(MINUTE / 2);
+    for batch in 0..22 {
+        let guesses: Vec<_> = (0..50)
+            .map(|n| {
+                let email = format!("user{}@example.net", batch * 50 + n);
+                let call = world
+                    .server
+                    .post("/login")
+                    .json(&json!({ "email": email, "password": "123456" }))
+                    .send();
+                tokio::spawn(async move { (email, call.await) })
+            })
+            .collect();
+        for guess in guesses {
+            let (email, reply) = guess.await.expect("a guess's task ends");
+            assert_wrong_password(&reply, &format!("a first wrong password for {email}"));
+        }
+    }
+    world.at(MINUTE);
+    let reply = world.login(ADA, ADA_PASSWORD).await;
+    if reply.status() == 200 {
+        reply.fail_with_diagnosis(
+            "the right password logged Ada in after her 5 wrong ones and 1100 guesses on \
+             other accounts: the limiter forgot her window",
+            "A limiter that keeps a bounded number of accounts (a cache that evicts the \
+             oldest, a cleanup that drops windows still open) lets an attacker wipe a \
+             victim's count by guessing at other accounts. Forget only windows that are over.",
+        );
+    }
+    assert_limited(
+        &reply,
+        "Ada's right password, after 1100 guesses on other accounts",
+        840,
+    );
 }
 
 #[tokio::test]

@@ -245,16 +245,34 @@ pub fn app(shop: Shop) -> Router {
     Router::new().route("/login", post(login)).with_state(shop)
 }
 
-/// How many accounts the limiter remembers before it forgets the windows
-/// that are over: a script that tries a million made-up emails must not
-/// fill the memory.
-const PRUNE_AT: usize = 10_000;
+/// How many accounts the limiter remembers before it first forgets the
+/// windows that are over: a script that tries a million made-up emails
+/// must not fill the memory.
+const PRUNE_AT: usize = 1_000;
 
 /// The attempts on each account, in memory: one limiter for the whole
 /// shop, shared by every request.
-#[derive(Default)]
 pub struct Limiter {
-    windows: Mutex<HashMap<String, Window>>,
+    windows: Mutex<Windows>,
+}
+
+impl Default for Limiter {
+    fn default() -> Limiter {
+        Limiter {
+            windows: Mutex::new(Windows {
+                by_account: HashMap::new(),
+                prune_at: PRUNE_AT,
+            }),
+        }
+    }
+}
+
+/// Every account's window, and the size at which the ones that are over
+/// are forgotten next: twice what was left after the last time, so that
+/// the work of forgetting stays in proportion to the attempts.
+struct Windows {
+    by_account: HashMap<String, Window>,
+    prune_at: usize,
 }
 
 /// An account's window: when its first attempt came, and how many have
@@ -282,10 +300,11 @@ impl Limiter {
     /// under one lock: two attempts can never both see the last free place.
     fn attempt(&self, email: &str, now: i64) -> Result<(), u64> {
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        if windows.len() >= PRUNE_AT {
-            windows.retain(|_, window| !window.is_over(now));
+        if windows.by_account.len() >= windows.prune_at {
+            windows.by_account.retain(|_, window| !window.is_over(now));
+            windows.prune_at = PRUNE_AT.max(2 * windows.by_account.len());
         }
-        let window = windows.entry(account(email)).or_insert(Window {
+        let window = windows.by_account.entry(account(email)).or_insert(Window {
             opened_at: now,
             attempts: 0,
         });
@@ -306,7 +325,7 @@ impl Limiter {
     /// A successful login on the account of `email` starts its count again.
     fn succeeded(&self, email: &str) {
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        windows.remove(&account(email));
+        windows.by_account.remove(&account(email));
     }
 }
 

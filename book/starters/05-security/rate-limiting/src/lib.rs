@@ -282,6 +282,8 @@ impl Limiter {
         //   until the window is over, rounded up (1 ms left is 1 s).
         // - An attempt counts as soon as it goes ahead, before its password
         //   is checked: 50 attempts arriving at once let exactly 5 through.
+        // - An open window is never forgotten, however many other accounts
+        //   are tried meanwhile (windows that are over may be).
         let _ = (email, now);
         Ok(())
     }
