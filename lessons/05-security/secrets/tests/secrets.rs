@@ -484,6 +484,8 @@ fn a_missing_or_bad_setting_is_an_error_that_names_it_and_shows_no_secret() {
         vars
     };
     let short_secret = "Pz3k-short-Yw8q+Nv2";
+    // 29 ASCII characters and an `é`: 30 characters, 31 bytes.
+    let almost_long_enough = "Jd8/Qm2+Lx7=Rv4&Tb9;Nw3~Hk6-Pé";
     let cases = [
         (
             "PAYMENT_API_KEY",
@@ -506,6 +508,11 @@ fn a_missing_or_bad_setting_is_an_error_that_names_it_and_shows_no_secret() {
             with("SESSION_SECRET", short_secret),
         ),
         (
+            "SESSION_SECRET",
+            "SESSION_SECRET has 31 bytes (at least 32 are needed)",
+            with("SESSION_SECRET", almost_long_enough),
+        ),
+        (
             "PAYMENT_GATEWAY_URL",
             "PAYMENT_GATEWAY_URL is not set",
             without("PAYMENT_GATEWAY_URL"),
@@ -526,7 +533,10 @@ fn a_missing_or_bad_setting_is_an_error_that_names_it_and_shows_no_secret() {
             ),
         };
         let leak = first_leak(&error).or_else(|| {
-            leak_of(&error, short_secret).map(|how| ("the too-short session secret", how))
+            [short_secret, almost_long_enough]
+                .iter()
+                .find_map(|bad| leak_of(&error, bad))
+                .map(|how| ("the too-short session secret", how))
         });
         if let Some((what, how)) = leak {
             panic!(
@@ -542,6 +552,17 @@ fn a_missing_or_bad_setting_is_an_error_that_names_it_and_shows_no_secret() {
              Whoever starts the shop must learn which variable to fix.\n"
         );
     }
+    // 30 ASCII characters and an `é`: 32 bytes, 31 characters.
+    let just_long_enough = "Jd8/Qm2+Lx7=Rv4&Tb9;Nw3~Hk6-Pzé";
+    let accepted = settings_from(&with("SESSION_SECRET", just_long_enough));
+    assert!(
+        accepted.is_ok(),
+        "\nSettings::from_vars refused a SESSION_SECRET of exactly 32 bytes\n  the secret: \
+         {just_long_enough:?} (31 characters, 32 bytes in UTF-8)\n  the error: {}\n  The \
+         minimum is 32 bytes, and 32 is enough: compare the length in bytes (`len()`), with \
+         `<` and not `<=`.\n",
+        accepted.err().unwrap_or_default()
+    );
 }
 
 const HEADERS_DIAGNOSIS: &str = "  The request span records every header with `{:?}`: mark the \
