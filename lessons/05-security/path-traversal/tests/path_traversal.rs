@@ -11,8 +11,9 @@
 //!                             with the download folder's name
 //! public/                     the download folder
 //!   logo.png                  binary
+//!   images/kettle.JPG, kettle-side.jpeg, all.zip
 //!   release..notes.txt        dots inside a name are not `..`
-//!   manuals/kettle.txt
+//!   manuals/kettle.txt, kettle.pdf
 //!   manuals/Küchenwaage – Anleitung.txt   spaces and non-ASCII
 //!   manuals/v2..3 changes.txt
 //!   escape.txt  -> ../secret.txt          symbolic links that lead out
@@ -46,6 +47,11 @@ const SECRET: &str = "TOP SECRET: the database password is correct-horse-battery
 /// The bytes of `logo.png`: a PNG signature and a few bytes that are not
 /// text.
 const LOGO: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe";
+
+/// The bytes of the other downloads whose content type the tests check.
+const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n";
+const JPEG: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00";
+const ARCHIVE: &[u8] = b"PK\x03\x04\x14\x00";
 
 const KETTLE: &str = "Kettle K-100\nFill to the MAX line. Never boil it dry.\n";
 const SCALE: &str = "Küchenwaage: auf eine ebene Fläche stellen, dann einschalten.\n";
@@ -344,6 +350,10 @@ fn build(base: &Path) {
     write("public/logo.png", LOGO);
     write("public/release..notes.txt", NOTES.as_bytes());
     write("public/manuals/kettle.txt", KETTLE.as_bytes());
+    write("public/manuals/kettle.pdf", PDF);
+    write("public/images/kettle.JPG", JPEG);
+    write("public/images/kettle-side.jpeg", JPEG);
+    write("public/images/all.zip", ARCHIVE);
     write(
         "public/manuals/Küchenwaage – Anleitung.txt",
         SCALE.as_bytes(),
@@ -381,6 +391,18 @@ async fn files_in_the_folder_are_served_and_dot_dot_is_refused() {
         .await;
     world
         .assert_download("/files/manuals/kettle.txt", KETTLE.as_bytes(), "text/plain")
+        .await;
+    world
+        .assert_download("/files/manuals/kettle.pdf", PDF, "application/pdf")
+        .await;
+    world
+        .assert_download("/files/images/kettle.JPG", JPEG, "image/jpeg")
+        .await;
+    world
+        .assert_download("/files/images/kettle-side.jpeg", JPEG, "image/jpeg")
+        .await;
+    world
+        .assert_download("/files/images/all.zip", ARCHIVE, "application/octet-stream")
         .await;
     world
         .assert_missing(
