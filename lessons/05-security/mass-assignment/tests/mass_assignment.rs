@@ -280,6 +280,25 @@ async fn a_profile_update_changes_the_name_and_phone_and_nothing_else() {
         ));
     }
     reply.assert_json(&customer_json(&after[0]));
+
+    // A session that ended (in 2001), replayed, changes nothing.
+    let ended = start_session(&world.db(), world.ada_id, 1_000_000_000)
+        .expect("the test could not add an ended session");
+    let reply = world
+        .server
+        .patch("/me")
+        .header("cookie", &format!("session={ended}"))
+        .json(&json!({ "name": "Mallory" }))
+        .send()
+        .await;
+    if world.rows() != after || reply.status() != 401 {
+        reply.fail(&format!(
+            "a session that ended in 2001 answered {} and changed {}: expected 401 \
+             Unauthorized and nothing changed",
+            status_text(reply.status()),
+            changes(&after, &world.rows())
+        ));
+    }
 }
 // ANCHOR_END: profile
 
@@ -413,6 +432,9 @@ async fn allowed_fields_take_strings_only_and_a_bad_body_changes_nothing() {
         r#""name""#,
         r#"{"name": ""}"#,
         r#"{"phone": "call me"}"#,
+        r#"{"phone": "555x"}"#,
+        r#"{"phone": "()-"}"#,
+        r#"{"phone": "+1 555 0100 0100 0100 0100 010000"}"#,
         // One bad field among good ones: the good ones are not stored either.
         r#"{"name": "Mallory", "phone": ["+1 555"]}"#,
         r#"{"name": "Mallory", "phone": "call me"}"#,
@@ -422,6 +444,17 @@ async fn allowed_fields_take_strings_only_and_a_bad_body_changes_nothing() {
     for body in attacks {
         world.assert_patch_refused(body, None, diagnosis).await;
     }
+    // A name of 101 characters (here 202 bytes) is too long.
+    let too_long = json!({ "name": "é".repeat(101) }).to_string();
+    world.assert_patch_refused(&too_long, None, diagnosis).await;
+
+    // The longest name and phone the rules allow: 100 characters (counted
+    // as characters, not bytes) and 32.
+    let longest = json!({ "name": "é".repeat(100), "phone": "+1 555 0100 0100 0100 0100 01000" });
+    world
+        .patch_me(&longest.to_string())
+        .await
+        .assert_status(200);
 
     // `null` for a field changes nothing: it is refused, or read as absent.
     let before = world.rows();
@@ -541,5 +574,27 @@ async fn registration_takes_an_email_a_name_and_a_phone_and_nothing_more() {
              {:?}: expected \"customer\", 0, 0 and the phone sent",
             eve.4, eve.6, eve.7, eve.5
         ));
+    }
+
+    // The given rules for a sign-up still hold: an address with an @, of
+    // at most 254 characters, not taken in any case.
+    let longest = format!("{}@shop.example", "e".repeat(254 - "@shop.example".len()));
+    let sign_ups = [
+        (json!({"email": "no-at-sign", "name": "Eve"}), 422),
+        (json!({"email": format!("e{longest}"), "name": "Eve"}), 422),
+        (
+            json!({"email": "ADA@EXAMPLE.COM", "name": "Ada again"}),
+            409,
+        ),
+        (json!({"email": longest, "name": "Eve"}), 201),
+    ];
+    for (body, status) in sign_ups {
+        world
+            .server
+            .post("/register")
+            .json(&body)
+            .send()
+            .await
+            .assert_status(status);
     }
 }
