@@ -329,6 +329,13 @@ impl World {
         World { folder, server }
     }
 
+    /// Makes every later query fail: the database file is removed, and
+    /// the shop's next connection opens a new, empty one, with no tables.
+    fn break_database(&self) {
+        std::fs::remove_file(self.folder.path().join("shop.db"))
+            .expect("the test could not remove the database file");
+    }
+
     /// The status of order `id` in the database.
     fn status_of(&self, id: i64) -> String {
         let db = Connection::open(self.folder.path().join("shop.db"))
@@ -623,6 +630,33 @@ async fn a_bearer_token_never_reaches_the_log() {
         "  A token that was refused is still a secret: an expired one was a customer's, and \
          a wrong one may be a customer's real token with a typo. Log that a session was \
          refused, not the token.",
+    );
+    world.break_database();
+    let reply = world
+        .server
+        .post("/orders/1/pay")
+        .header("authorization", &format!("Bearer {ADA_TOKEN}"))
+        .header("x-request-id", "req-bearer-3")
+        .send()
+        .await;
+    reply.assert_status(500);
+    reply.assert_content_type("application/problem+json");
+    assert_no_secret_answered(
+        &reply,
+        "  A database error is answered with a 500 that tells nothing.",
+    );
+    let errors = recording.events_at(Level::ERROR);
+    if errors.is_empty() {
+        reply.fail(&format!(
+            "no error was logged when the database failed (its tables were gone)\n  \
+             everything traced:\n{}",
+            list(&traced(&recording))
+        ));
+    }
+    assert_no_secret_traced(
+        &recording,
+        "after the database failed while looking up Ada's session",
+        "  Log the database's error, not the token that was being looked up.",
     );
 }
 
