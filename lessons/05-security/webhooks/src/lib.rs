@@ -3,7 +3,7 @@
 //! The payment gateway tells the shop, with a `POST /webhooks/payments`,
 //! that an order was paid or refunded, and the shop marks the order `paid`
 //! or `cancelled`. The endpoint is on the internet, like every other: as
-//! the starter wrote it, anyone who sends `{"type": "payment.succeeded",
+//! the starter has it, anyone who sends `{"type": "payment.succeeded",
 //! ...}` gets their order marked paid, and whoever once saw a real event
 //! can send it again.
 //!
@@ -33,8 +33,8 @@
 //! changes nothing.
 //!
 //! The book's section "Verifying webhooks" explains the attacks and the fix.
-//! Everything but [`verify_signature`], the handler and [`apply_event`] is
-//! given.
+//! You write [`verify_signature`], the handler `payment_webhook` and the
+//! replay check in `apply_event`; the rest is given.
 //!
 //! Run `cargo checker check` when you think you are done.
 

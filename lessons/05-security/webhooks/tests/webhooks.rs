@@ -367,7 +367,7 @@ async fn a_signed_event_is_applied_and_unsigned_ones_are_refused() {
 // ANCHOR_END: unsigned
 
 #[tokio::test]
-async fn a_signed_event_that_does_not_fit_its_order_is_422_and_a_forged_one_400() {
+async fn a_signed_event_the_shop_cannot_apply_is_refused_and_a_forged_one_too() {
     let world = World::new().await;
 
     for (body, what) in [
@@ -423,6 +423,31 @@ async fn a_signed_event_that_does_not_fit_its_order_is_422_and_a_forged_one_400(
         "a forged payment of the refunded order 1, with no Shop-Signature header",
         FORGED_DIAGNOSIS,
     );
+
+    // The database fails: a 500 that tells the gateway nothing of it.
+    let db = Connection::open(world.path()).expect("the test could not open the database");
+    db.execute_batch("DROP TABLE webhook_events")
+        .expect("the test drops webhook_events");
+    let reply = world.deliver_signed(&paid("evt_db_down", 2), T0).await;
+    let content_type = reply.header("content-type").unwrap_or_default();
+    if reply.status() != 500
+        || !content_type.starts_with("application/problem+json")
+        || reply.json()["status"] != json!(500)
+    {
+        reply.fail(&format!(
+            "expected 500 Internal Server Error with a problem details body for a signed \
+             payment while the webhook_events table is missing, got {}\nA database error is \
+             the given `internal_error(&error)`: the gateway sees a 500 and sends the event \
+             again later.",
+            status_text(reply.status())
+        ));
+    }
+    if reply.text().contains("webhook_events") {
+        reply.fail(
+            "the 500 quotes the database error (it names the table webhook_events)\nLog it, \
+             and tell the client nothing of the shop's internals.",
+        );
+    }
 }
 
 #[tokio::test]

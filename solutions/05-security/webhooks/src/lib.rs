@@ -3,7 +3,7 @@
 //! The payment gateway tells the shop, with a `POST /webhooks/payments`,
 //! that an order was paid or refunded, and the shop marks the order `paid`
 //! or `cancelled`. The endpoint is on the internet, like every other: as
-//! the starter wrote it, anyone who sends `{"type": "payment.succeeded",
+//! the starter has it, anyone who sends `{"type": "payment.succeeded",
 //! ...}` gets their order marked paid, and whoever once saw a real event
 //! can send it again.
 //!
