@@ -987,6 +987,79 @@ async fn an_import_of_more_rows_than_the_limit_is_422_and_stores_nothing() {
                 "  The count must be checked before anything is written.",
             );
         }
+        if max_import_rows == 3 {
+            assert_rows_checked(&shop).await;
+        }
+    }
+}
+
+/// Checks the rules every row follows, within the row limit: a free
+/// product with no stock is a product; an empty sku or name, or a negative
+/// price or stock, is `422` naming the row, and the import stores none of
+/// its rows; a body that is not a JSON array is `400`.
+async fn assert_rows_checked(shop: &Shop) {
+    let free = r#"[{"sku":"FREE-STICKER","name":"Free sticker","price_cents":0,"stock":0}]"#;
+    let reply = shop.import(free).await;
+    if reply.status() != 200 || shop.count_skus("FREE-STICKER") != 1 {
+        reply.fail_with_diagnosis(
+            &format!(
+                "an import of a product with price_cents 0 and stock 0 was answered {}, \
+                 and stored {} product",
+                status_text(reply.status()),
+                shop.count_skus("FREE-STICKER")
+            ),
+            "  0 is a valid price and a valid stock: only negative numbers are refused.",
+        );
+    }
+    let good = r#"{"sku":"RULES-GOOD","name":"Good row","price_cents":100,"stock":1}"#;
+    let bad_rows = [
+        r#"{"sku":"","name":"No sku","price_cents":100,"stock":1}"#,
+        r#"{"sku":"RULES-BAD","name":"  ","price_cents":100,"stock":1}"#,
+        r#"{"sku":"RULES-BAD","name":"Negative price","price_cents":-1,"stock":1}"#,
+        r#"{"sku":"RULES-BAD","name":"Negative stock","price_cents":100,"stock":-1}"#,
+    ];
+    for bad in bad_rows {
+        let body = format!("[{good},{bad}]");
+        let reply = shop.import(&body).await;
+        if reply.status() != 422 {
+            reply.fail(&format!(
+                "an import whose row 1 breaks the products' rules was answered {}, not 422 \
+                 Unprocessable Content",
+                status_text(reply.status())
+            ));
+        }
+        reply.assert_content_type("application/problem+json");
+        let detail = reply.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if !detail.contains("row 1") {
+            reply.fail(&format!(
+                "the 422 for a bad row 1 does not name `row 1` in its detail: {detail:?}"
+            ));
+        }
+        let stored = shop.count_skus("RULES-");
+        if stored != 0 {
+            reply.fail(&format!(
+                "an import refused for its row 1 stored {stored} of its rows: an import is \
+                 all or nothing"
+            ));
+        }
+    }
+    for not_rows in [
+        r#"{"sku":"ONE"}"#,
+        "[{",
+        r#"[{"sku":"X","name":"Y","price_cents":1,"stock":1,"role":"admin"}]"#,
+    ] {
+        let reply = shop.import(not_rows).await;
+        if reply.status() != 400 {
+            reply.fail(&format!(
+                "a body that is not a JSON array of products was answered {}, not 400 Bad \
+                 Request",
+                status_text(reply.status())
+            ));
+        }
+        reply.assert_content_type("application/problem+json");
     }
 }
 
