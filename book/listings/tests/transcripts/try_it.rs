@@ -952,7 +952,10 @@ fn same_line(book: &str, real: &str) -> bool {
 /// the book's text after it must start with another kind (`&`, `;`, `/`).
 fn fills_placeholders(book: &str, real: &str) -> bool {
     const PLACEHOLDERS: [&str; 2] = ["<random>", "<port>"];
-    if !PLACEHOLDERS.iter().any(|placeholder| book.contains(placeholder)) {
+    if !PLACEHOLDERS
+        .iter()
+        .any(|placeholder| book.contains(placeholder))
+    {
         return false;
     }
     let (mut book, mut real) = (book, real);
@@ -970,7 +973,9 @@ fn fills_placeholders(book: &str, real: &str) -> bool {
         let (least, fits): (usize, fn(u8) -> bool) = if placeholder == "<port>" {
             (1, |byte| byte.is_ascii_digit())
         } else {
-            (22, |byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+            (22, |byte| {
+                byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
+            })
         };
         let taken = rest.bytes().take_while(|&byte| fits(byte)).count();
         if taken < least {
