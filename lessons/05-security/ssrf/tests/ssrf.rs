@@ -279,6 +279,7 @@ impl World {
     /// preview, found at `final_url`.
     async fn assert_previewed(&self, url: &str, final_url: &str, diagnosis: &str) {
         let reply = self.preview(url).await;
+        self.assert_nothing_internal(&reply, url, diagnosis);
         if reply.status() != 200 {
             reply.fail_with_diagnosis(
                 &format!(
@@ -298,7 +299,6 @@ impl World {
                  the page was served with, and its title; the starter gets this right.",
             );
         }
-        self.assert_nothing_internal(&reply, url, diagnosis);
     }
 
     /// Previews `url`, an attack described as `attack`, which must be
@@ -310,8 +310,8 @@ impl World {
         if reply.status() != 422 {
             reply.fail_with_diagnosis(
                 &format!(
-                    "the preview of `{url}` ({attack}) was not refused: expected 422 \
-                     Unprocessable Content, got {}",
+                    "the preview of `{url}` ({attack}) was not refused: expected {}, got {}",
+                    testkit::status_text(422),
                     testkit::status_text(reply.status())
                 ),
                 diagnosis,
