@@ -36,6 +36,9 @@ mod conditional;
 #[path = "../../../../lessons/05-security/csrf/examples/serve.rs"]
 mod csrf;
 #[allow(dead_code)]
+#[path = "../../../../lessons/05-security/encryption/examples/serve.rs"]
+mod encryption;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/errors/examples/serve.rs"]
 mod errors;
 #[allow(dead_code)]
@@ -120,6 +123,9 @@ mod snapshots;
 #[allow(dead_code)]
 #[path = "../../../../lessons/05-security/sql-injection/examples/serve.rs"]
 mod sql_injection;
+#[allow(dead_code)]
+#[path = "../../../../lessons/05-security/ssrf/examples/serve.rs"]
+mod ssrf;
 #[allow(dead_code)]
 #[path = "../../../../lessons/01-server/state/examples/serve.rs"]
 mod state;
@@ -429,6 +435,18 @@ fn examples() -> Vec<Example> {
             |_| path_traversal::banner(),
             |_, folder| path_traversal::app(folder),
         ),
+        Example::new(
+            "security/ssrf.md",
+            "cargo run -q -p security-ssrf --example serve",
+            |_| ssrf::banner(),
+            |_, _| ssrf::app(),
+        ),
+        Example::new(
+            "security/encryption.md",
+            "cargo run -q -p security-encryption --example serve",
+            |_| encryption::banner(),
+            |_, folder| encryption::app(folder),
+        ),
     ]
 }
 
@@ -635,6 +653,16 @@ async fn limits() {
 #[tokio::test]
 async fn path_traversal() {
     try_it("security/path-traversal.md").await;
+}
+
+#[tokio::test]
+async fn ssrf() {
+    try_it("security/ssrf.md").await;
+}
+
+#[tokio::test]
+async fn encryption() {
+    try_it("security/encryption.md").await;
 }
 
 /// A page of the lessons whose `console` blocks hold a `curl` command shows

@@ -176,6 +176,7 @@ async fn internal_service(State(log): State<Log>, uri: Uri) -> Response {
     .into_response()
 }
 
+// ANCHOR: network
 /// The network the tests give the shop: [`NAMES`], `rebind.example` (see
 /// [`TestNetwork::resolve`]), and every connection routed to the public
 /// or the internal server on loopback.
@@ -219,6 +220,7 @@ impl Network for TestNetwork {
         }
     }
 }
+// ANCHOR_END: network
 
 /// The shop, and the make-believe internet it previews pages on.
 struct World {
