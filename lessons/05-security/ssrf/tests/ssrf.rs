@@ -119,6 +119,7 @@ impl Log {
 /// The public server: a supplier's web site.
 ///
 /// - `/page`: [`PAGE`].
+/// - `/long`: the page after 8 KiB of `<meta>`; `/huge`: after 100 KiB.
 /// - `/moved`: `301` to `/page`.
 /// - `/redirect?code=302&to=URL`: `code` to `URL` (as given, not encoded).
 /// - `/hops/N`: `302` to `/hops/N-1`; `/hops/0` is the page.
@@ -129,6 +130,19 @@ async fn public_site(State(log): State<Log>, uri: Uri) -> Response {
     let path = uri.path();
     if path == "/page" || path == "/hops/0" {
         return Html(PAGE).into_response();
+    }
+    if path == "/long" {
+        // The title after 8 KiB of <head>: inside what the preview reads.
+        let meta = "<meta name=\"keywords\" content=\"duck, rubber, yellow, bath\">\n";
+        return Html(format!(
+            "<html><head>{}{PAGE}",
+            meta.repeat(8 * 1024 / meta.len() + 1)
+        ))
+        .into_response();
+    }
+    if path == "/huge" {
+        // The title after 100 KiB: past what the preview reads.
+        return Html(format!("<!-- {} -->{PAGE}", "x".repeat(100 * 1024))).into_response();
     }
     if path == "/moved" {
         return redirect(301, "/page");
@@ -371,6 +385,22 @@ async fn a_public_page_is_previewed_and_loopback_is_refused_however_written() {
             "The starter previews this page: keep it working.",
         )
         .await;
+    world
+        .assert_previewed(
+            "http://public.example/long",
+            "http://public.example/long",
+            "The preview reads the first 64 KiB of a page: a title after 8 KiB is in them.",
+        )
+        .await;
+    let huge = world.preview("http://public.example/huge").await;
+    huge.assert_status(200);
+    let title = huge.json()["title"].clone();
+    if !title.is_null() {
+        huge.fail(&format!(
+            "the preview of a page whose title comes after 100 KiB shows the title {title}: \
+             expected null, as the preview reads at most the first 64 KiB"
+        ));
+    }
     let port = world.internal.addr().port();
     let attacks = [
         (format!("http://127.0.0.1:{port}/admin"), "loopback"),
