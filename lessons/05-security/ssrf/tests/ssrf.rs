@@ -34,7 +34,7 @@ use testkit::{Reply, TestServer, json};
 
 /// The addresses the make-believe internet has public servers on: a
 /// connection to any of them reaches the public server.
-const PUBLIC_IPS: [&str; 9] = [
+const PUBLIC_IPS: [&str; 13] = [
     "93.184.216.34",
     "93.184.216.35",
     "2606:2800:220:1:248:1893:25c8:1946",
@@ -44,6 +44,10 @@ const PUBLIC_IPS: [&str; 9] = [
     "192.169.0.1",
     "100.63.255.254",
     "100.128.0.1",
+    "192.0.1.1",
+    "198.17.255.254",
+    "198.20.0.1",
+    "223.255.255.254",
 ];
 
 /// The names the network resolves, and to what.
@@ -480,6 +484,18 @@ async fn ipv6_loopback_and_ipv4_mapped_addresses_are_refused() {
             "http://[::ffff:169.254.169.254]/latest/meta-data/",
             "the metadata service mapped into IPv6",
         ),
+        (
+            "http://[2002:7f00:1::]/admin",
+            "6to4 (2002::/16) carrying 127.0.0.1",
+        ),
+        (
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "Teredo (2001::/32), another IPv4 tunnel",
+        ),
+        (
+            "http://[2001:db8::1]/",
+            "IPv6 documentation (2001:db8::/32)",
+        ),
     ];
     for (url, attack) in attacks {
         world.assert_refused(url, attack, RANGE_DIAGNOSIS).await;
@@ -520,7 +536,7 @@ async fn the_cloud_metadata_service_and_link_local_addresses_are_refused() {
 }
 
 #[tokio::test]
-async fn private_networks_are_refused_and_their_neighbours_previewed() {
+async fn private_and_reserved_ranges_are_refused_and_their_neighbours_previewed() {
     let world = World::new().await;
     let attacks = [
         ("http://10.0.0.1/", "private 10.0.0.0/8"),
@@ -534,6 +550,16 @@ async fn private_networks_are_refused_and_their_neighbours_previewed() {
         ),
         ("http://100.127.255.254/", "the top of 100.64.0.0/10"),
         ("http://255.255.255.255/", "broadcast"),
+        ("http://0.1.2.3/", "0.0.0.0/8, \"this network\""),
+        (
+            "http://192.0.0.1/",
+            "192.0.0.0/24, IETF protocol assignments",
+        ),
+        ("http://192.0.2.1/", "192.0.2.0/24, documentation"),
+        ("http://198.18.0.1/", "198.18.0.0/15, benchmarking"),
+        ("http://198.19.255.254/", "the top of 198.18.0.0/15"),
+        ("http://224.0.0.1/", "multicast"),
+        ("http://240.0.0.1/", "240.0.0.0/4, reserved"),
         ("http://[fd00::1]/", "IPv6 unique local fc00::/7"),
         ("http://[fc00::1]/", "the bottom of fc00::/7"),
     ];
@@ -548,6 +574,10 @@ async fn private_networks_are_refused_and_their_neighbours_previewed() {
         "192.169.0.1",
         "100.63.255.254",
         "100.128.0.1",
+        "192.0.1.1",
+        "198.17.255.254",
+        "198.20.0.1",
+        "223.255.255.254",
     ] {
         let url = format!("http://{ip}/page");
         world
