@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::LOCATION;
-use axum::http::{StatusCode, Uri};
+use axum::http::header::{HOST, LOCATION};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use security_ssrf::{Network, Resolving, app};
 use testkit::{Reply, TestServer, json};
@@ -120,7 +120,8 @@ impl Log {
     }
 }
 
-/// The public server: a supplier's web site.
+/// The public server: a supplier's web site, at the names and addresses
+/// of the public internet (any `Host` but the loopback address).
 ///
 /// - `/page`: [`PAGE`].
 /// - `/long`: the page after 8 KiB of `<meta>`; `/huge`: after 100 KiB.
@@ -129,8 +130,19 @@ impl Log {
 /// - `/hops/N`: `302` to `/hops/N-1`; `/hops/0` is the page.
 /// - `/to-private`: `302` to `http://10.0.0.1/`.
 /// - `/loop`: `302` to itself.
-async fn public_site(State(log): State<Log>, uri: Uri) -> Response {
+async fn public_site(State(log): State<Log>, headers: HeaderMap, uri: Uri) -> Response {
     log.push(uri.to_string());
+    // A virtual host, as web servers are: it serves the names and addresses
+    // it is known by, and not requests that name the loopback address the
+    // test network routed them to.
+    let host = headers.get(HOST).and_then(|host| host.to_str().ok());
+    if host.is_none_or(|host| host.starts_with("127.0.0.1")) {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            Html("<title>Misdirected</title>"),
+        )
+            .into_response();
+    }
     let path = uri.path();
     if path == "/page" || path == "/hops/0" {
         return Html(PAGE).into_response();
