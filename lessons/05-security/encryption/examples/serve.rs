@@ -13,7 +13,7 @@
 //! - Carol (`carol-session-token`) has, on her row, a copy of the value
 //!   the shop wrote for Dan's phone: the columns were copied across.
 //!
-//! The keys are the example's own, `1` (retired, still decrypts) and `2`
+//! The keys are the example's own, `1` (an older key, still decrypts) and `2`
 //! (current): never use them for anything real. The file is
 //! `security-encryption.db` in the system's temporary folder, made anew at
 //! every start: look inside with `sqlite3`. It serves your code as it was

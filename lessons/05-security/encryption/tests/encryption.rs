@@ -306,9 +306,37 @@ async fn a_phone_is_stored_and_logged_only_encrypted() {
     let shop = Shop::new();
     let recording = Recording::start();
     let server = shop.serve(ring("1", &[("1", 7)])).await;
+    let reply = me(&server, ADA_TOKEN).await;
+    reply.assert_status(200);
+    if reply.json()["phone"] != json!(null) {
+        reply.fail("expected `\"phone\": null` for a customer who saved no phone");
+    }
     save(&server, ADA_TOKEN, ADA_PHONE).await;
     save(&server, BOB_TOKEN, BOB_PHONE).await;
     assert_reads(&server, ADA_TOKEN, ADA_PHONE, "after Ada saved it").await;
+    for phone in ["", "   ", &"9".repeat(33)] {
+        server
+            .put("/me/phone")
+            .header("authorization", &format!("Bearer {CAROL_TOKEN}"))
+            .json(&json!({ "phone": phone }))
+            .send()
+            .await
+            .assert_status(422)
+            .assert_content_type("application/problem+json");
+    }
+    save(&server, CAROL_TOKEN, &"7".repeat(32)).await;
+    server
+        .get("/me")
+        .header("authorization", "Bearer not-a-session")
+        .send()
+        .await
+        .assert_status(401);
+    server
+        .put("/me/phone")
+        .json(&json!({ "phone": CAROL_PHONE }))
+        .send()
+        .await
+        .assert_status(401);
     assert_reads(&server, BOB_TOKEN, BOB_PHONE, "after Bob saved it").await;
 
     let bytes = shop.file_bytes();
@@ -373,6 +401,12 @@ async fn a_phone_is_stored_and_logged_only_encrypted() {
         ADA_PHONE.len(),
         ada.describe()
     );
+
+    // The database goes away: the next connection finds an empty file.
+    std::fs::remove_file(&shop.path).expect("the test could remove the database file");
+    let reply = me(&server, ADA_TOKEN).await;
+    reply.assert_status(500);
+    reply.assert_content_type("application/problem+json");
 }
 
 #[tokio::test]
@@ -568,8 +602,56 @@ async fn a_value_moved_to_another_row_is_refused() {
     }
 }
 
+/// Fails unless `Keyring::new(current, keys)` is refused with an error
+/// that names no key.
+fn assert_ring_refused(current: &str, keys: &[(&str, &str)], what: &str) {
+    match Keyring::new(current, keys) {
+        Ok(ring) => panic!(
+            "\nKeyring::new accepted {what}: {ring:?}\n  A key ring takes keys of exactly 32 \
+             bytes in base64, each id once, and a current id among them."
+        ),
+        Err(error) => {
+            let message = error.to_string();
+            assert!(
+                !message.trim().is_empty(),
+                "\nthe error of Keyring::new for {what} says nothing: a startup error must say \
+                 what is wrong"
+            );
+            for (_, key) in keys {
+                assert!(
+                    key.len() < 8 || !message.contains(key),
+                    "\nthe error of Keyring::new for {what} shows the key: {message}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn keys_rotate_without_losing_a_phone() {
+    let (one, two) = (key(7), key(13));
+    let short = STANDARD.encode([5u8; 31]);
+    let long = STANDARD.encode([5u8; 33]);
+    assert_ring_refused("1", &[("1", &short)], "a key of 31 bytes");
+    assert_ring_refused("1", &[("1", &long)], "a key of 33 bytes");
+    assert_ring_refused(
+        "1",
+        &[("1", "not base64 at all!")],
+        "a key that is not base64",
+    );
+    assert_ring_refused(
+        "3",
+        &[("1", &one), ("2", &two)],
+        "a current id that is no key's",
+    );
+    assert_ring_refused("1", &[("1", &one), ("1", &two)], "the id 1 twice");
+    assert_ring_refused("", &[("", &one)], "an empty id");
+    let shown = format!("{:?}", ring("2", &[("1", 7), ("2", 13)]));
+    assert!(
+        !shown.contains(&one) && !shown.contains(&two) && shown.contains('2'),
+        "\nthe key ring's Debug shows a key (or not its ids): {shown}"
+    );
+
     let shop = Shop::new();
     let server = shop.serve(ring("1", &[("1", 7)])).await;
     save(&server, ADA_TOKEN, ADA_PHONE).await;
