@@ -34,10 +34,11 @@ use testkit::{Reply, TestServer, json};
 
 /// The addresses the make-believe internet has public servers on: a
 /// connection to any of them reaches the public server.
-const PUBLIC_IPS: [&str; 13] = [
+const PUBLIC_IPS: [&str; 14] = [
     "93.184.216.34",
     "93.184.216.35",
     "2606:2800:220:1:248:1893:25c8:1946",
+    "2001:4860:4860::8888",
     "11.0.0.1",
     "172.15.255.254",
     "172.32.0.1",
@@ -471,6 +472,14 @@ async fn ipv6_loopback_and_ipv4_mapped_addresses_are_refused() {
             "http://www.public.example/page",
             "www.public.example resolves to a public IPv4 and a public IPv6 address: both \
              are fine.",
+        )
+        .await;
+    world
+        .assert_previewed(
+            "http://[2001:4860:4860::8888]/page",
+            "http://[2001:4860:4860::8888]/page",
+            "2001:4860::/32 is ordinary global unicast, beside Teredo (2001::/32) and the \
+             documentation block (2001:db8::/32): refuse those two exactly.",
         )
         .await;
     let attacks = [
