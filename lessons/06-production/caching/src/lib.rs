@@ -1,0 +1,1 @@
+//! PLACEHOLDER: production/caching is being written.

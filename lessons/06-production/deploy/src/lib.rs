@@ -1,0 +1,1 @@
+//! PLACEHOLDER: production/deploy is being written.

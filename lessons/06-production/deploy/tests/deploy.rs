@@ -1,0 +1,6 @@
+//! PLACEHOLDER
+
+#[test]
+fn placeholder() {
+    panic!("production/deploy is not written yet");
+}

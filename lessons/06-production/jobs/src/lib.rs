@@ -1,0 +1,1 @@
+//! PLACEHOLDER: production/jobs is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: production/observability is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: production/scaling is being written.

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: production/sse is being written.

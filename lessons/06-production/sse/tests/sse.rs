@@ -1,0 +1,6 @@
+//! PLACEHOLDER
+
+#[test]
+fn placeholder() {
+    panic!("production/sse is not written yet");
+}

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: production/websocket is being written.

@@ -1,0 +1,6 @@
+//! PLACEHOLDER
+
+#[test]
+fn placeholder() {
+    panic!("production/websocket is not written yet");
+}
