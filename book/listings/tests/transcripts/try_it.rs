@@ -109,6 +109,9 @@ mod resources;
 #[path = "../../../../lessons/01-server/routing/examples/serve.rs"]
 mod routing;
 #[allow(dead_code)]
+#[path = "../../../../lessons/06-production/scaling/examples/serve.rs"]
+mod scaling;
+#[allow(dead_code)]
 #[path = "../../../../lessons/05-security/secrets/examples/serve.rs"]
 mod secrets;
 #[allow(dead_code)]
@@ -447,6 +450,12 @@ fn examples() -> Vec<Example> {
             |_| encryption::banner(),
             |_, folder| encryption::app(folder),
         ),
+        Example::new(
+            "production/scaling.md",
+            "cargo run -q -p production-scaling --example serve",
+            |_| scaling::banner(),
+            |_, folder| scaling::app(folder),
+        ),
     ]
 }
 
@@ -663,6 +672,11 @@ async fn ssrf() {
 #[tokio::test]
 async fn encryption() {
     try_it("security/encryption.md").await;
+}
+
+#[tokio::test]
+async fn scaling() {
+    try_it("production/scaling.md").await;
 }
 
 /// A page of the lessons whose `console` blocks hold a `curl` command shows
