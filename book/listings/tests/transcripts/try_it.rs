@@ -30,11 +30,17 @@ mod auth_extractor;
 #[path = "../../../../lessons/04-auth/authorization/examples/serve.rs"]
 mod authorization;
 #[allow(dead_code)]
+#[path = "../../../../lessons/06-production/caching/examples/serve.rs"]
+mod caching;
+#[allow(dead_code)]
 #[path = "../../../../lessons/03-api/conditional/examples/serve.rs"]
 mod conditional;
 #[allow(dead_code)]
 #[path = "../../../../lessons/05-security/csrf/examples/serve.rs"]
 mod csrf;
+#[allow(dead_code)]
+#[path = "../../../../lessons/06-production/deploy/examples/serve.rs"]
+mod deploy;
 #[allow(dead_code)]
 #[path = "../../../../lessons/05-security/encryption/examples/serve.rs"]
 mod encryption;
@@ -127,6 +133,9 @@ mod snapshots;
 #[path = "../../../../lessons/05-security/sql-injection/examples/serve.rs"]
 mod sql_injection;
 #[allow(dead_code)]
+#[path = "../../../../lessons/06-production/sse/examples/serve.rs"]
+mod sse;
+#[allow(dead_code)]
 #[path = "../../../../lessons/05-security/ssrf/examples/serve.rs"]
 mod ssrf;
 #[allow(dead_code)]
@@ -147,6 +156,9 @@ mod validation;
 #[allow(dead_code)]
 #[path = "../../../../lessons/05-security/webhooks/examples/serve.rs"]
 mod webhooks;
+#[allow(dead_code)]
+#[path = "../../../../lessons/06-production/websocket/examples/serve.rs"]
+mod websocket;
 #[allow(dead_code)]
 #[path = "../../../../lessons/05-security/xss/examples/serve.rs"]
 mod xss;
@@ -451,10 +463,34 @@ fn examples() -> Vec<Example> {
             |_, folder| encryption::app(folder),
         ),
         Example::new(
+            "production/sse.md",
+            "cargo run -q -p production-sse --example serve",
+            |_| sse::banner(),
+            |_, folder| sse::app(folder),
+        ),
+        Example::new(
+            "production/caching.md",
+            "cargo run -q -p production-caching --example serve",
+            |_| caching::banner(),
+            |_, folder| caching::app(folder),
+        ),
+        Example::new(
+            "production/deploy.md",
+            "cargo run -q -p production-deploy --example serve",
+            |_| deploy::banner(),
+            |_, folder| deploy::app(folder),
+        ),
+        Example::new(
             "production/scaling.md",
             "cargo run -q -p production-scaling --example serve",
             |_| scaling::banner(),
             |_, folder| scaling::app(folder),
+        ),
+        Example::new(
+            "production/websocket.md",
+            "cargo run -q -p production-websocket --example serve",
+            |_| websocket::banner(),
+            |_, _| websocket::app(),
         ),
     ]
 }
@@ -675,8 +711,28 @@ async fn encryption() {
 }
 
 #[tokio::test]
+async fn sse() {
+    try_it("production/sse.md").await;
+}
+
+#[tokio::test]
+async fn caching() {
+    try_it("production/caching.md").await;
+}
+
+#[tokio::test]
 async fn scaling() {
     try_it("production/scaling.md").await;
+}
+
+#[tokio::test]
+async fn websocket() {
+    try_it("production/websocket.md").await;
+}
+
+#[tokio::test]
+async fn deploy() {
+    try_it("production/deploy.md").await;
 }
 
 /// A page of the lessons whose `console` blocks hold a `curl` command shows
@@ -835,6 +891,8 @@ async fn curl(address: SocketAddr, args: &[String], jars: &mut Jars, at: &str) -
         };
         match arg.as_str() {
             "-i" | "--include" => include_head = true,
+            // Output unbuffered: what curl prints is the same.
+            "-N" | "--no-buffer" => {}
             // The target is sent as written, `..` and all, which is what
             // `--path-as-is` asks of curl.
             "--path-as-is" => {}
@@ -986,6 +1044,26 @@ fn same_line(book: &str, real: &str) -> bool {
         || mask_timestamps(book) == mask_timestamps(real)
         || fills_placeholders(book, real)
         || retry_after_within_seconds(book, real)
+        || max_age_within_seconds(book, real)
+}
+
+/// A `max-age` that counts what is left of a cached entry's freshness
+/// counts down on the real clock too: the book's `max-age=60` stays true of
+/// a run where a second or two turned between the load and the response.
+/// Never more, and never a larger number.
+fn max_age_within_seconds(book: &str, real: &str) -> bool {
+    let split = |line: &str| {
+        let (before, seconds) = line.split_once("max-age=")?;
+        let digits = seconds.bytes().take_while(u8::is_ascii_digit).count();
+        let value = seconds[..digits].parse::<u64>().ok()?;
+        Some((before.to_string(), value, seconds[digits..].to_string()))
+    };
+    match (split(book), split(real)) {
+        (Some((before, shown, after)), Some((real_before, real, real_after))) => {
+            before == real_before && after == real_after && real <= shown && shown - real <= 2
+        }
+        _ => false,
+    }
 }
 
 /// A `Retry-After` counts down on the real clock while a box runs: the
