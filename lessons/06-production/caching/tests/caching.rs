@@ -37,6 +37,10 @@ use tokio::task::JoinHandle;
 /// The time when every test starts: 2026-11-30T09:15:00Z, in Unix seconds.
 const START: u64 = 1_796_030_100;
 
+/// Where [`Harness::warm_up`] leaves the clock: 100 s after [`START`],
+/// well after the warm-up's catalogue expired (at 60 s).
+const AFTER_WARM_UP: u64 = 100;
+
 /// How long a test waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -318,8 +322,9 @@ impl Harness {
         self.watcher.arrived.load(Ordering::SeqCst)
     }
 
-    /// Reads the catalogue once (one load), then moves the clock to the
-    /// second its entry expires: the cache holds nothing fresh. The staged
+    /// Reads the catalogue once (one load), then moves the clock to
+    /// [`AFTER_WARM_UP`], well past its expiry: the cache holds nothing
+    /// fresh. The staged
     /// tests start with it, so that an app that cannot serve one request
     /// fails on that request alone.
     async fn warm_up(&self) {
@@ -329,7 +334,7 @@ impl Harness {
             &self.shop.products(),
             "GET /products lists every product of the database, in id order, as JSON.",
         );
-        self.at(TTL_SECONDS);
+        self.at(AFTER_WARM_UP);
     }
 
     /// Sends `GET /products` in a task of its own.
@@ -400,7 +405,10 @@ fn assert_catalogue(reply: &Reply, expected: &Value, diagnosis: &str) {
     let body = reply.json();
     if &body != expected {
         reply.fail_with_diagnosis(
-            &format!("GET /products listed another catalogue\n  expected: {expected}"),
+            &format!(
+                "GET /products listed another catalogue than the one expected\n  expected: \
+                 {expected}"
+            ),
             diagnosis,
         );
     }
@@ -429,9 +437,22 @@ fn assert_loads(harness: &Harness, expected: usize, reply: &Reply, diagnosis: &s
     let loads = harness.fake.loads();
     if loads != expected {
         reply.fail_with_diagnosis(
-            &format!("the catalogue was loaded {loads} times in all, expected {expected}"),
+            &format!(
+                "the catalogue was loaded {} in all, expected {}",
+                times(loads),
+                times(expected)
+            ),
             diagnosis,
         );
+    }
+}
+
+/// `once`, `twice`, `3 times`.
+fn times(count: usize) -> String {
+    match count {
+        1 => "once".to_string(),
+        2 => "twice".to_string(),
+        count => format!("{count} times"),
     }
 }
 
@@ -541,8 +562,8 @@ async fn freshness_counts_from_when_the_load_started() {
     let request = harness.get_later();
     harness.wait_for_snapshots(2, "GET /products").await;
 
-    // The load read the database at 60 s, and takes 20 s to come back.
-    harness.at(TTL_SECONDS + 20);
+    // The load read the database at 100 s, and takes 20 s to come back.
+    harness.at(AFTER_WARM_UP + 20);
     harness.fake.release_all();
     let reply = reply_of(
         request,
@@ -551,18 +572,18 @@ async fn freshness_counts_from_when_the_load_started() {
     )
     .await;
 
-    let diagnosis = "The load read the database at 60 s and came back 20 s later: the data \
+    let diagnosis = "The load read the database at 100 s and came back 20 s later: the data \
                      is 20 s old when it arrives, so it is fresh for 40 s more, not 60, and \
-                     expires at 120 s. An entry's age counts from the moment its load started \
+                     expires at 160 s. An entry's age counts from the moment its load started \
                      (read the clock before loading, not after).";
     assert_catalogue(&reply, &catalogue, diagnosis);
     assert_max_age(&reply, TTL_SECONDS - 20, diagnosis);
 
-    harness.at(2 * TTL_SECONDS - 1);
+    harness.at(AFTER_WARM_UP + TTL_SECONDS - 1);
     let reply = harness.server.get("/products").send().await;
     assert_loads(&harness, 2, &reply, diagnosis);
     assert_max_age(&reply, 1, diagnosis);
-    harness.at(2 * TTL_SECONDS);
+    harness.at(AFTER_WARM_UP + TTL_SECONDS);
     let reply = harness.server.get("/products").send().await;
     assert_loads(&harness, 3, &reply, diagnosis);
 }
@@ -572,7 +593,7 @@ async fn freshness_counts_from_when_the_load_started() {
 async fn a_hundred_concurrent_misses_make_one_load() {
     let harness = Harness::start().await;
     let catalogue = harness.shop.products();
-    // One load at 0 s, which expires at 60 s: the clock says 60 s.
+    // One load at 0 s, which expired at 60 s: the clock says 100 s.
     harness.warm_up().await;
     harness.fake.hold_loads();
 
@@ -933,7 +954,8 @@ async fn a_dropped_request_does_not_strand_the_others() {
     let loads = harness.fake.loads() - 1;
     assert!(
         loads <= 2,
-        "\nthe catalogue was loaded {loads} times, expected at most 2\nOne load was started, \
-         and its request dropped: one more load, at most, serves the two requests left.\n"
+        "\nthe catalogue was loaded {} after the warm-up, expected at most twice\nOne load was started, \
+         and its request dropped: one more load, at most, serves the two requests left.\n",
+        times(loads)
     );
 }
