@@ -33,6 +33,7 @@ extern crate auth_sessions_solution as auth_sessions;
 extern crate auth_tokens_solution as auth_tokens;
 extern crate database_async_access_solution as database_async_access;
 extern crate production_caching_solution as production_caching;
+extern crate production_observability_solution as production_observability;
 extern crate production_deploy_solution as production_deploy;
 extern crate production_scaling_solution as production_scaling;
 extern crate production_sse_solution as production_sse;

@@ -85,6 +85,9 @@ mod middleware;
 #[path = "../../../../lessons/04-auth/oauth-login/examples/serve.rs"]
 mod oauth_login;
 #[allow(dead_code)]
+#[path = "../../../../lessons/06-production/observability/examples/serve.rs"]
+mod observability;
+#[allow(dead_code)]
 #[path = "../../../../lessons/03-api/openapi/examples/serve.rs"]
 mod openapi;
 #[allow(dead_code)]
@@ -475,6 +478,12 @@ fn examples() -> Vec<Example> {
             |_, folder| caching::app(folder),
         ),
         Example::new(
+            "production/observability.md",
+            "cargo run -q -p production-observability --example serve",
+            |_| observability::banner(),
+            |_, folder| observability::app(folder),
+        ),
+        Example::new(
             "production/deploy.md",
             "cargo run -q -p production-deploy --example serve",
             |_| deploy::banner(),
@@ -718,6 +727,11 @@ async fn sse() {
 #[tokio::test]
 async fn caching() {
     try_it("production/caching.md").await;
+}
+
+#[tokio::test]
+async fn observability() {
+    try_it("production/observability.md").await;
 }
 
 #[tokio::test]
@@ -1044,6 +1058,7 @@ fn same_line(book: &str, real: &str) -> bool {
         || mask_timestamps(book) == mask_timestamps(real)
         || fills_placeholders(book, real)
         || retry_after_within_seconds(book, real)
+        || latency_within(book, real)
         || max_age_within_seconds(book, real)
 }
 
@@ -1064,6 +1079,33 @@ fn max_age_within_seconds(book: &str, real: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// A latency histogram's samples depend on how fast the machine answered:
+/// the book's `<seconds>` stands for the value of a `..._seconds_sum`
+/// sample, and a `..._seconds_bucket` below `+Inf` may count fewer requests
+/// than the book shows (a slower request is counted from a higher bucket
+/// on), never more. The series, and every count, must be the book's.
+fn latency_within(book: &str, real: &str) -> bool {
+    let (Some((series, shown)), Some((real_series, real))) =
+        (book.rsplit_once(' '), real.rsplit_once(' '))
+    else {
+        return false;
+    };
+    if series != real_series {
+        return false;
+    }
+    let name = series.split('{').next().unwrap_or_default();
+    if name.ends_with("_seconds_sum") {
+        return shown == "<seconds>" && real.parse::<f64>().is_ok_and(|sum| sum >= 0.0);
+    }
+    if name.ends_with("_seconds_bucket") && !series.contains("le=\"+Inf\"") {
+        return match (shown.parse::<u64>(), real.parse::<u64>()) {
+            (Ok(shown), Ok(real)) => real <= shown,
+            _ => false,
+        };
+    }
+    false
 }
 
 /// A `Retry-After` counts down on the real clock while a box runs: the

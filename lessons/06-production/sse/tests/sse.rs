@@ -991,24 +991,79 @@ async fn a_client_that_has_seen_the_final_status_gets_204_no_content() {
     let gone = set_status(&server, cancelled, "cancelled").await;
 
     for (order, last_event_id) in [(shipped, last.id), (cancelled, gone.id), (shipped, gone.id)] {
-        let reply = server
-            .get(&format!("/orders/{order}/events"))
-            .header("accept", "text/event-stream")
-            .header("last-event-id", &last_event_id.to_string())
-            .send()
-            .await;
-        if reply.status() != 204 {
-            reply.fail_with_diagnosis(
-                &format!(
-                    "expected status 204 No Content, got {}",
-                    status_text(reply.status())
-                ),
-                "The order's final status is not newer than the client's Last-Event-ID: it has \
-                 seen everything there will ever be. An EventSource reconnects whenever a \
-                 stream ends, forever; 204 No Content is the answer that makes it stop.",
+        let (status, shown) = answer(&server, order, &last_event_id.to_string()).await;
+        if status != 204 {
+            panic!(
+                "\nexpected status 204 No Content, got {}\n  request:  GET \
+                 /orders/{order}/events\n            accept: text/event-stream\n            \
+                 last-event-id: {last_event_id}\n  response: {shown}\nThe order's final status \
+                 is not newer than the client's Last-Event-ID: it has seen everything there \
+                 will ever be. An EventSource reconnects whenever a stream ends, forever; 204 No \
+                 Content is the answer that makes it stop.\n",
+                status_text(status)
             );
         }
     }
+}
+
+/// The status of `GET /orders/{order}/events` with `Last-Event-ID:
+/// last_event_id`, and the response as a failure message shows it (an
+/// event stream is not read: it may never end).
+async fn answer(server: &TestServer, order: i64, last_event_id: &str) -> (u16, String) {
+    let request = format!(
+        "GET /orders/{order}/events\n            accept: text/event-stream\n            \
+         last-event-id: {last_event_id}"
+    );
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a plain HTTP client always builds");
+    let sent = client
+        .get(server.url(&format!("/orders/{order}/events")))
+        .header("accept", "text/event-stream")
+        .header("last-event-id", last_event_id)
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => panic!("\nthe request got no response: {error}\n  request:  {request}\n"),
+    };
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("(none)")
+        .to_string();
+    if response
+        .headers()
+        .contains_key("x-testkit-handler-panicked")
+    {
+        let panic = response.text().await.unwrap_or_default();
+        panic!(
+            "\nYour handler panicked while answering the request.\n  request:  {request}\n  \
+             panic:    {panic}\n"
+        );
+    }
+    if content_type.starts_with("text/event-stream") {
+        return (
+            status,
+            format!(
+                "{}, content-type: {content_type} (an event stream)",
+                status_text(status)
+            ),
+        );
+    }
+    let body = response.text().await.unwrap_or_default();
+    (
+        status,
+        format!(
+            "{}, content-type: {content_type}\n            {}",
+            status_text(status),
+            testkit::quote(&body)
+        ),
+    )
 }
 
 // ANCHOR: race
