@@ -35,6 +35,7 @@ extern crate database_async_access_solution as database_async_access;
 extern crate production_caching_solution as production_caching;
 extern crate production_observability_solution as production_observability;
 extern crate production_deploy_solution as production_deploy;
+extern crate production_jobs_solution as production_jobs;
 extern crate production_scaling_solution as production_scaling;
 extern crate production_sse_solution as production_sse;
 extern crate production_websocket_solution as production_websocket;

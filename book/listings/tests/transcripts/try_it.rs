@@ -66,6 +66,9 @@ mod hello;
 #[path = "../../../../lessons/03-api/idempotency/examples/serve.rs"]
 mod idempotency;
 #[allow(dead_code)]
+#[path = "../../../../lessons/06-production/jobs/examples/serve.rs"]
+mod jobs;
+#[allow(dead_code)]
 #[path = "../../../../lessons/01-server/json/examples/serve.rs"]
 mod json;
 #[allow(dead_code)]
@@ -472,6 +475,12 @@ fn examples() -> Vec<Example> {
             |_, folder| sse::app(folder),
         ),
         Example::new(
+            "production/jobs.md",
+            "cargo run -q -p production-jobs --example serve",
+            |_| jobs::banner(),
+            |_, folder| jobs::app(folder),
+        ),
+        Example::new(
             "production/caching.md",
             "cargo run -q -p production-caching --example serve",
             |_| caching::banner(),
@@ -722,6 +731,11 @@ async fn encryption() {
 #[tokio::test]
 async fn sse() {
     try_it("production/sse.md").await;
+}
+
+#[tokio::test]
+async fn jobs() {
+    try_it("production/jobs.md").await;
 }
 
 #[tokio::test]

@@ -1300,6 +1300,7 @@ async fn every_answer_is_counted_by_method_route_and_status_errors_included() {
     let server = shop.server();
     let mug = json!({ "sku": "MUG-RED", "name": "Red mug", "price_cents": 1250, "stock": 12 });
     let negative = json!({ "sku": "MUG-BLUE", "name": "Blue mug", "price_cents": -1, "stock": 1 });
+    let sample = json!({ "sku": "SAMPLE", "name": "Free sample", "price_cents": 0, "stock": 0 });
 
     for _ in 0..3 {
         shop.get("/products/1", "req").await.assert_status(200);
@@ -1309,6 +1310,13 @@ async fn every_answer_is_counted_by_method_route_and_status_errors_included() {
     server
         .post("/products")
         .json(&mug)
+        .send()
+        .await
+        .assert_status(201);
+    // Nothing negative about zero.
+    server
+        .post("/products")
+        .json(&sample)
         .send()
         .await
         .assert_status(201);
@@ -1331,15 +1339,16 @@ async fn every_answer_is_counted_by_method_route_and_status_errors_included() {
 
     let scrape = shop.scrape().await;
     let sent = "  requests sent, in order:\n    GET /products/1 three times (200), GET \
-                /products/99 (404), GET /products/abc (400),\n    POST /products (201), the \
-                same again (409), one with a negative price (422),\n    GET /nowhere (404), \
+                /products/99 (404), GET /products/abc (400),\n    POST /products (201), one \
+                with a price and a stock of 0 (201), the first again (409), one with a \
+                negative price (422),\n    GET /nowhere (404), \
                 DELETE /products/1 (405), and with the products table gone GET /products/2 \
                 (500)\n";
     let expected = [
         (("GET", ROUTE, 200), 3.0),
         (("GET", ROUTE, 404), 1.0),
         (("GET", ROUTE, 400), 1.0),
-        (("POST", "/products", 201), 1.0),
+        (("POST", "/products", 201), 2.0),
         (("POST", "/products", 409), 1.0),
         (("POST", "/products", 422), 1.0),
         (("GET", "unmatched", 404), 1.0),
@@ -1487,34 +1496,59 @@ async fn methods_that_http_does_not_define_share_one_label() {
     let shop = Observed::start().await;
     shop.database.add_products(1);
 
-    let methods = ["BREW", "PURGE", "X-ANYTHING-1", "PUT"];
-    for method in methods {
+    // Each method, and the status it gets on a GET route.
+    let methods = [
+        ("BREW", 405),
+        ("PURGE", 405),
+        ("X-ANYTHING-1", 405),
+        ("PUT", 405),
+        ("PATCH", 405),
+        ("OPTIONS", 405),
+        ("TRACE", 405),
+        ("HEAD", 200),
+    ];
+    for (method, status) in methods {
         let method = Method::from_bytes(method.as_bytes()).expect("the test's methods are tokens");
         shop.server()
             .request(method, "/products/1")
             .send()
             .await
-            .assert_status(405);
+            .assert_status(status);
     }
 
     let scrape = shop.scrape().await;
-    let others = scrape.value(
-        COUNTER,
-        &[("method", "_OTHER"), ("route", ROUTE), ("status", "405")],
-    );
-    let put = scrape.value(
-        COUNTER,
-        &[("method", "PUT"), ("route", ROUTE), ("status", "405")],
-    );
+    let sent = "  requests sent to /products/1: BREW, PURGE, X-ANYTHING-1, PUT, PATCH, OPTIONS \
+                and TRACE (405 each), HEAD (200)\n";
+    let expected = [
+        ("_OTHER", "405", 3.0),
+        ("PUT", "405", 1.0),
+        ("PATCH", "405", 1.0),
+        ("OPTIONS", "405", 1.0),
+        ("TRACE", "405", 1.0),
+        ("HEAD", "200", 1.0),
+    ];
+    for (method, status, count) in expected {
+        let found = scrape.value(
+            COUNTER,
+            &[("method", method), ("route", ROUTE), ("status", status)],
+        );
+        assert!(
+            found == Some(count),
+            "\nexpected {COUNTER}{{method=\"{method}\",route=\"/products/{{id}}\",\
+             status=\"{status}\"}} {count}, found {found:?}\n{sent}  the counter's \
+             samples:\n{}HTTP lets a client send any token as a method, so a raw method is a \
+             label anyone can grow. The methods HTTP defines (GET, HEAD, POST, PUT, DELETE, \
+             CONNECT, OPTIONS, TRACE, PATCH) are labels of their own; every other one is \
+             `_OTHER`.\n",
+            scrape.show(COUNTER)
+        );
+    }
+    let series_count = scrape.named(COUNTER).len();
     assert!(
-        others == Some(3.0) && put == Some(1.0),
-        "\nexpected {COUNTER}{{method=\"_OTHER\",route=\"/products/{{id}}\",status=\"405\"}} \
-         3 and {COUNTER}{{method=\"PUT\",...}} 1, found {others:?} and {put:?}\n  requests \
-         sent: BREW, PURGE, X-ANYTHING-1 and PUT /products/1 (405 each)\n  the counter's \
-         samples:\n{}HTTP lets a client send any token as a method, so a raw method is a \
-         label anyone can grow. The methods HTTP defines (GET, HEAD, POST, PUT, DELETE, \
-         CONNECT, OPTIONS, TRACE, PATCH) are labels of their own; every other one is \
-         `_OTHER`.\n",
+        series_count == expected.len(),
+        "\nthe counter has {series_count} series, expected {}\n{sent}  the counter's \
+         samples:\n{}",
+        expected.len(),
         scrape.show(COUNTER)
     );
 }

@@ -192,7 +192,7 @@ impl Shop {
         Ok(Shop {
             path: path.to_path_buf(),
             clock,
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::default()),
             before_query: None,
         })
     }
@@ -382,6 +382,8 @@ async fn create_product(
     }
 }
 
+/// `GET /metrics`: every metric, as OpenMetrics text, with its content type
+/// [`OPENMETRICS`].
 async fn metrics(State(shop): State<Shop>) -> Response {
     let content_type = HeaderValue::from_static(OPENMETRICS);
     ([(CONTENT_TYPE, content_type)], shop.metrics.encode()).into_response()
@@ -441,7 +443,9 @@ pub async fn observe(State(shop): State<Shop>, request: Request, next: Next) -> 
     response
 }
 
-/// The request's own `x-request-id`, if it is one we accept, or else a new one.
+/// The request's own `x-request-id`, if it is one we accept (1 to 64
+/// characters, each an ASCII letter or digit, `-`, `_` or `.`), or else a
+/// new one from [`new_request_id`].
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get(REQUEST_ID)
@@ -468,7 +472,9 @@ fn route(request: &Request) -> String {
         .to_string()
 }
 
-/// The method as a metric label: one of HTTP's own, or [`OTHER_METHOD`].
+/// The method as a metric label: one of HTTP's own (`GET`, `HEAD`, `POST`,
+/// `PUT`, `DELETE`, `CONNECT`, `OPTIONS`, `TRACE`, `PATCH`), or
+/// [`OTHER_METHOD`] for any other.
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",

@@ -182,7 +182,7 @@ impl Shop {
         Ok(Shop {
             path: path.to_path_buf(),
             clock,
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::default()),
             before_query: None,
         })
     }
