@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -569,6 +569,17 @@ fn two_claims_racing_never_take_the_same_job() {
                 panic!("\nclaim ran a different number of statements from one run to the next\n")
             }
         };
+        if let Err(error) = &race.first {
+            panic!(
+                "\nworker A's claim failed because worker B claimed a job in the meantime: \
+                 {error}\n{paused}\n  B got: {second:?}\nA transaction that reads first and \
+                 writes later (a plain BEGIN, a deferred transaction) cannot write once \
+                 another connection has written since its read: SQLite refuses it at once \
+                 with SQLITE_BUSY, and a busy timeout does not help. Under load, workers \
+                 fail instead of claiming. Claim in one statement, or take the write lock \
+                 first (BEGIN IMMEDIATE).\n"
+            );
+        }
         match (&race.first, &second) {
             (Ok(Some(a)), Ok(Some(b))) if a.id == b.id => panic!(
                 "\ntwo workers claiming at the same time both got job {}\n{paused}\n  A got: \
@@ -956,6 +967,24 @@ fn counting_handler(
 /// What a test's handler answers when it runs on the async runtime's thread.
 const ON_THE_RUNTIME: &str = "the handler ran on the async runtime's thread";
 
+/// Whether the job's last error says its handler ran on the runtime's thread.
+fn on_the_runtime(stored: &Row) -> bool {
+    stored.last_error.as_deref() == Some(ON_THE_RUNTIME)
+}
+
+/// Fails if the job's handler ran on the async runtime's thread.
+#[track_caller]
+fn expect_off_the_runtime(stored: &Row) {
+    assert!(
+        !on_the_runtime(stored),
+        "\nthe worker ran a job's handler on the async runtime's thread\n  stored: \
+         {stored:?}\nThe test runs on a current-thread runtime, and its handler noticed that \
+         it ran on that one thread: while it runs, nothing else can, not even the other \
+         workers. Run each step (the SQLite calls and the handler) on tokio's blocking \
+         threads.\n"
+    );
+}
+
 // ANCHOR: many_workers
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_jobs_and_eight_workers_run_every_job_exactly_once() {
@@ -1018,12 +1047,12 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_once_the_lease_ends() {
     // The first run tells the test it started, then waits at a gate the
     // test opens only at the end (or when it fails): it is the worker's
     // last moment alive. The second run is an ordinary success.
-    let (started, first_started) = mpsc::channel::<()>();
+    let first_started = Arc::new(AtomicBool::new(false));
     let (open_gate, gate) = mpsc::channel::<()>();
     let gate = Mutex::new(gate);
     let handler: Handler = {
         let runs = Arc::clone(&runs);
-        let started = Mutex::new(started);
+        let started = Arc::clone(&first_started);
         Arc::new(move |_: &Connection, job: &Job| {
             let run = {
                 let mut runs = runs.lock().unwrap();
@@ -1035,8 +1064,10 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_once_the_lease_ends() {
                 return Err(ON_THE_RUNTIME.to_string());
             }
             if run == 1 {
-                let _ = started.lock().unwrap().send(());
-                let _ = gate.lock().unwrap().recv_timeout(PATIENCE);
+                started.store(true, Ordering::SeqCst);
+                // Only a test that hangs waits this long: the test opens
+                // the gate as it ends, also when it fails.
+                let _ = gate.lock().unwrap().recv_timeout(3 * PATIENCE);
                 return Err("the test opened the gate".to_string());
             }
             Ok(())
@@ -1044,10 +1075,12 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_once_the_lease_ends() {
     };
 
     let mut doomed = vec![spawn_worker(&database.path, &clock, handler.clone())];
-    let started = eventually(&database.path, &mut doomed, |_| {
-        first_started.try_recv().is_ok()
+    let started = eventually(&database.path, &mut doomed, |db| {
+        first_started.load(Ordering::SeqCst) || on_the_runtime(&row(db, id))
     });
-    if !started.await {
+    let started = started.await;
+    expect_off_the_runtime(&row(&database.connect(), id));
+    if !started {
         panic!(
             "\na worker did not run the one due job within {} seconds\n  worker: Worker {{ \
              lease: 30, poll: 2 ms, .. }}, run as a task, the clock at NOW; the job due at \
@@ -1066,14 +1099,8 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_once_the_lease_ends() {
     assert!(
         stored.state == "running" && stored.attempts == 1 && stored.locked_until == Some(NOW + 30),
         "\nthe job of a worker killed mid-job is not running with its lease until NOW + 30\n  \
-         stored: {stored:?}\n{}",
-        if runs.lock().unwrap().get(&id) == Some(&1)
-            && stored.last_error.as_deref() == Some(ON_THE_RUNTIME)
-        {
-            "The handler ran on the async runtime's thread: run it on tokio's blocking threads.\n"
-        } else {
-            ""
-        }
+         stored: {stored:?}\nThe worker's task was aborted while the job's handler ran: \
+         nothing may complete or fail the job.\n"
     );
     if let Some(job) = claimed(&db, NOW + 29, LEASE) {
         panic!(
@@ -1090,10 +1117,11 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_once_the_lease_ends() {
     })
     .await;
     stop(rescuer);
-    drop(open_gate);
-
     let stored = row(&db, id);
     let runs = runs.lock().unwrap().get(&id).copied().unwrap_or(0);
+    // The first worker's handler returns now, far too late.
+    drop(open_gate);
+
     assert!(
         done && stored.attempts == 2 && runs == 2,
         "\nthe job of a killed worker is {} with {} attempt(s) and {runs} run(s) of its \
@@ -1140,20 +1168,16 @@ async fn a_worker_retries_a_failing_job_after_its_backoff() {
         let stored = row(&database.connect(), id);
         let delay = 1 << (attempt - 1);
         let error = format!("the mail relay is down ({attempt})");
-        let on_runtime = stored.last_error.as_deref() == Some(ON_THE_RUNTIME);
+        expect_off_the_runtime(&stored);
         assert!(
             failed
                 && stored.run_at == now + delay
                 && stored.last_error.as_deref() == Some(error.as_str()),
             "\nthe worker did not queue the job again {delay} s after its failed attempt \
-             {attempt}\n  the clock: {}\n  stored: {stored:?}\n{}",
-            at(now),
-            if on_runtime {
-                "The handler ran on the async runtime's thread: run it on tokio's blocking \
-                 threads."
-            } else {
-                "When the handler returns an error, the worker fails the job with it."
-            }
+             {attempt}\n  the clock: {}\n  stored: {stored:?}\nWhen the handler returns an \
+             error, the worker fails the job with it, at the clock's time: the worker reads \
+             its clock for every claim, and the test moves it.\n",
+            at(now)
         );
         now += delay;
         clock.set(now);
