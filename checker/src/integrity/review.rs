@@ -96,10 +96,14 @@ pub fn scan(file: &Path, text: &str, starter: &str) -> Vec<Flag> {
 }
 
 /// The flags of every edited file of an exercise, against the starters in
-/// `starters` (the text of each file as given; missing: empty).
+/// `starters` (the text of each file as given; missing: empty). Only Rust
+/// sources are scanned: the patterns are Rust's, and an edited file of
+/// another kind (a `Dockerfile`, a `.dockerignore`) is data the tests read,
+/// where `target/` or `Command` is ordinary text, not tampering.
 pub fn scan_files(root: &Path, files: &[(std::path::PathBuf, String)]) -> Vec<Flag> {
     files
         .iter()
+        .filter(|(file, _)| file.extension().is_some_and(|ext| ext == "rs"))
         .flat_map(|(file, starter)| {
             let text = fs::read_to_string(root.join(file)).unwrap_or_default();
             scan(file, &text, starter)
@@ -158,6 +162,23 @@ mod tests {
                 .is_empty()
         );
         assert!(flagged("println!(\"{}\", 1);\nlet x = vec![1];\n").is_empty());
+    }
+
+    #[test]
+    fn only_rust_sources_are_scanned() {
+        let dir = tempfile::tempdir().unwrap();
+        let dockerfile = "COPY --from=builder /app/target/release/shop /usr/local/bin/\n";
+        std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+        std::fs::write(dir.path().join("lib.rs"), "// target/\n").unwrap();
+        let flags = scan_files(
+            dir.path(),
+            &[
+                (std::path::PathBuf::from("Dockerfile"), String::new()),
+                (std::path::PathBuf::from("lib.rs"), String::new()),
+            ],
+        );
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert_eq!(flags[0].file, "lib.rs");
     }
 
     #[test]

@@ -232,8 +232,27 @@ fn celebrate(out: &mut String, workbook: &Workbook, progress: &Progress, exercis
     let _ = writeln!(
         out,
         "Compare with the reference solution in {}, then move on with `cargo checker next`.",
-        exercise.solution_dir.join("src").display()
+        solution_place(exercise)
     );
+}
+
+/// Where the reference solution of what the learner edited is: its `src`
+/// folder, or, for an exercise whose edited files are not all in `src/`
+/// (a `Dockerfile`), the solution's counterpart of each.
+fn solution_place(exercise: &Exercise) -> String {
+    let inside: Vec<&std::path::Path> = exercise
+        .edit
+        .iter()
+        .map(|file| file.strip_prefix(&exercise.dir).unwrap_or(file))
+        .collect();
+    if inside.iter().all(|file| file.starts_with("src")) {
+        return exercise.solution_dir.join("src").display().to_string();
+    }
+    inside
+        .iter()
+        .map(|file| exercise.solution_dir.join(file).display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn next_steps(out: &mut String, workbook: &Workbook, progress: &Progress, exercise: &Exercise) {
@@ -283,5 +302,42 @@ pub fn verdict(outcome: &Outcome) -> String {
         Status::Modified => "not graded: what grades it was changed (0 points)"
             .red()
             .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn exercise(edit: &[&str]) -> Exercise {
+        let dir = PathBuf::from("lessons/06-production/deploy");
+        Exercise {
+            id: "production/deploy".into(),
+            lesson: "production".into(),
+            title: "Deploy".into(),
+            edit: edit.iter().map(|file| dir.join(file)).collect(),
+            dir,
+            solution_dir: PathBuf::from("solutions/06-production/deploy"),
+            tests: vec![PathBuf::from("tests/deploy.rs")],
+            book: "production/deploy.md".into(),
+            hints: Vec::new(),
+            timeout_secs: 60,
+            package: "production-deploy".into(),
+            solution_package: "production-deploy-solution".into(),
+        }
+    }
+
+    #[test]
+    fn the_solution_is_named_where_the_edited_files_are() {
+        assert_eq!(
+            solution_place(&exercise(&["src/lib.rs"])),
+            "solutions/06-production/deploy/src"
+        );
+        assert_eq!(
+            solution_place(&exercise(&["Dockerfile", ".dockerignore"])),
+            "solutions/06-production/deploy/Dockerfile, solutions/06-production/deploy/.dockerignore"
+        );
     }
 }
