@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use production_deploy::{app, healthcheck, port_from_lookup, prepare_database};
+use production_deploy::{app, port_from_lookup, prepare_database};
 use testkit::TestServer;
 
 /// The files the tests read: this crate's own (the learner's, or the
@@ -402,17 +402,52 @@ async fn the_health_check_asks_for_a_route_the_app_serves() {
         );
     }
     if probe.by_the_shop {
-        // The shop's own `healthcheck PATH`, run against the same server.
-        let addr = server.addr();
-        let path = probe.path.clone();
-        let result = tokio::task::spawn_blocking(move || healthcheck(addr.port(), &path))
+        // The command itself, run as Docker runs it: the shop's program
+        // with the arguments the HEALTHCHECK gives, in an environment whose
+        // PORT is where the shop listens. It must pass against the running
+        // shop, and fail where no shop answers.
+        let args = probe.args.clone();
+        let port = server.addr().port();
+        let up = tokio::task::spawn_blocking(move || run_program(&args, port))
             .await
-            .expect("the health check thread ended");
-        if let Err(message) = result {
+            .expect("the thread that runs the health check ended");
+        if up != Some(0) {
             fail(
-                &format!("the shop's `healthcheck {}` fails: {message}", probe.path),
+                &format!(
+                    "the health check, run against a shop that answers {} with 200, {}",
+                    probe.path,
+                    exit_shown(up)
+                ),
                 &[check.instruction],
-                "Give it the path of a route, starting with `/`.",
+                &format!(
+                    "The test ran `{} {}` with PORT={port}, where the shop listens. The shop's \
+                     program checks itself with `healthcheck PATH`.",
+                    env!("CARGO_PKG_NAME"),
+                    probe.args.join(" ")
+                ),
+            );
+        }
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("the test could not find a free port")
+            .port();
+        let args = probe.args.clone();
+        let down = tokio::task::spawn_blocking(move || run_program(&args, closed))
+            .await
+            .expect("the thread that runs the health check ended");
+        if matches!(down, Some(0) | None) {
+            fail(
+                &format!(
+                    "the health check passes where no shop listens: it {}",
+                    exit_shown(down)
+                ),
+                &[check.instruction],
+                &format!(
+                    "The test ran `{} {}` with PORT={closed}, where nothing listens: a health \
+                     check that cannot reach the shop must fail.",
+                    env!("CARGO_PKG_NAME"),
+                    probe.args.join(" ")
+                ),
             );
         }
     }
@@ -800,6 +835,43 @@ fn fail(verdict: &str, lines: &[&Instruction], diagnosis: &str) -> ! {
     panic!("\n{verdict}\n{quoted}{diagnosis}\n");
 }
 
+/// The shop's program (this crate's binary), started with `args` and
+/// `PORT=port`: its exit code, or `None` if it had not ended after 10 s
+/// (then it is killed).
+fn run_program(args: &[String], port: u16) -> Option<i32> {
+    let program = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .env("PORT", port.to_string())
+        .env_remove("SESSION_SECRET")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the test could not start the shop's program");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status.code().unwrap_or(-1)),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+fn exit_shown(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("exits with {code}"),
+        None => "has not ended after 10 seconds".to_string(),
+    }
+}
+
 fn shorten(text: &str) -> String {
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > 160 {
@@ -871,6 +943,8 @@ struct Probe {
     path: String,
     /// The shop's own `healthcheck PATH`.
     by_the_shop: bool,
+    /// The arguments given to the shop's program.
+    args: Vec<String>,
 }
 
 struct Problem {
@@ -1269,6 +1343,7 @@ impl Image {
                         port: self.app_port(),
                         path: path.clone(),
                         by_the_shop: true,
+                        args: words[1..].to_vec(),
                     }),
                     None => Err(Problem {
                         verdict: "the health check runs the shop's `healthcheck` without the path to ask for".into(),
@@ -1337,6 +1412,7 @@ impl Image {
             port,
             path,
             by_the_shop: false,
+            args: Vec::new(),
         })
     }
 
