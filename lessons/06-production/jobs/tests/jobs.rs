@@ -308,26 +308,58 @@ async fn an_order_and_its_confirmation_job_are_stored_together() {
     let shop = Shop::open(&database.path, TestClock::at(NOW).clock()).expect("Shop::open failed");
     let server = TestServer::spawn(app(shop)).await;
 
-    // Two teas, with one in stock: refused, and nothing may be left of it.
-    let refused = json!({ "customer_id": 1, "items": [{ "product_id": 8, "quantity": 2 }] });
-    let reply = server.post("/orders").json(&refused).send().await;
-    reply.assert_status(409);
+    // Refused orders (two teas with one in stock, and broken ones): nothing
+    // may be left of them.
     let db = database.connect();
-    let jobs = count(&db, "SELECT count(*) FROM jobs");
-    if jobs != 0 {
-        reply.fail_with_diagnosis(
-            &format!("a refused order left {jobs} job(s) in the queue, expected none"),
-            "The job is part of the order: it is stored with it, in the same transaction, \
-             and a refused order stores neither.",
-        );
+    let item =
+        |product_id: i64, quantity: i64| json!({ "product_id": product_id, "quantity": quantity });
+    let refusals = [
+        (json!({ "customer_id": 1, "items": [item(8, 2)] }), 409),
+        (json!({ "customer_id": 1, "items": [] }), 422),
+        (json!({ "customer_id": 2, "items": [item(7, 1)] }), 422),
+        (json!({ "customer_id": 1, "items": [item(9, 1)] }), 422),
+        (json!({ "customer_id": 1, "items": [item(7, 0)] }), 422),
+        (
+            json!({ "customer_id": 1, "items": [item(7, 1), item(7, 1)] }),
+            422,
+        ),
+    ];
+    for (refused, status) in refusals {
+        let reply = server.post("/orders").json(&refused).send().await;
+        reply
+            .assert_status(status)
+            .assert_content_type("application/problem+json");
+        let jobs = count(&db, "SELECT count(*) FROM jobs");
+        let orders = count(&db, "SELECT count(*) FROM orders");
+        if jobs != 0 || orders != 0 {
+            reply.fail_with_diagnosis(
+                &format!("a refused order left {jobs} job(s) and {orders} order(s), expected none"),
+                "The job is part of the order: it is stored with it, in the same transaction, \
+                 and a refused order stores neither.",
+            );
+        }
     }
 
-    let placed = json!({ "customer_id": 1, "items": [{ "product_id": 7, "quantity": 2 }] });
+    // Two mugs, and the last tea.
+    let placed = json!({ "customer_id": 1, "items": [item(7, 2), item(8, 1)] });
     let reply = server.post("/orders").json(&placed).send().await;
     reply.assert_status(201);
     let Some(order_id) = reply.json()["id"].as_i64() else {
         reply.fail("expected the order's id in the body");
     };
+    reply
+        .assert_header("location", &format!("/orders/{order_id}"))
+        .assert_json(&json!({
+            "id": order_id,
+            "customer_id": 1,
+            "status": "pending",
+            "items": [
+                { "product_id": 7, "quantity": 2, "price_cents": 1250 },
+                { "product_id": 8, "quantity": 1, "price_cents": 450 },
+            ],
+            "total_cents": 2950,
+            "created_at": "2026-11-30T09:00:00Z",
+        }));
     let ids: Vec<i64> = db
         .prepare("SELECT id FROM jobs")
         .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
@@ -364,6 +396,28 @@ async fn an_order_and_its_confirmation_job_are_stored_together() {
             ),
         );
     }
+    server
+        .get(&format!("/jobs/{job_id}"))
+        .send()
+        .await
+        .assert_status(200)
+        .assert_json(&json!({
+            "id": job_id,
+            "kind": "order_confirmation",
+            "payload": { "order_id": order_id },
+            "state": "queued",
+            "attempts": 0,
+            "max_attempts": MAX_ATTEMPTS,
+            "run_at": "2026-11-30T09:00:00Z",
+            "locked_until": null,
+            "last_error": null,
+        }));
+    server
+        .get(&format!("/jobs/{}", job_id + 1))
+        .send()
+        .await
+        .assert_status(404)
+        .assert_content_type("application/problem+json");
 }
 // ANCHOR_END: with_the_order
 
@@ -398,7 +452,12 @@ async fn an_order_whose_job_cannot_be_stored_is_not_stored_either() {
              it commits.",
         );
     }
-    reply.assert_status(500);
+    reply
+        .assert_status(500)
+        .assert_content_type("application/problem+json");
+    if reply.text().contains("queue is down") {
+        reply.fail("the 500 answer tells the client SQLite's error, expected nothing internal");
+    }
 }
 
 #[test]
@@ -923,10 +982,23 @@ fn the_confirmation_handler_writes_one_email_however_often_it_runs() {
         )
         .expect("the test could not read the outbox");
     let wanted = (
-        expected.order_id,
-        expected.recipient,
-        expected.subject,
-        expected.body,
+        order_id,
+        "ada@example.com".to_string(),
+        format!("Your order #{order_id}"),
+        format!(
+            "Hello Ada,\nthank you for your order #{order_id}:\n2 x Red mug at 12.50\nTotal: \
+             25.00\n"
+        ),
+    );
+    assert!(
+        (
+            expected.order_id,
+            &expected.recipient,
+            &expected.subject,
+            &expected.body
+        ) == (wanted.0, &wanted.1, &wanted.2, &wanted.3),
+        "\nthe given confirmation_email wrote {expected:?}, expected {wanted:?}\nDo not change \
+         the given code.\n"
     );
     assert!(
         stored == wanted,
@@ -1294,6 +1366,14 @@ async fn the_queue_survives_a_restart() {
         }
         let dying = database.connect();
         claimed(&dying, NOW, LEASE);
+        // A job the shop has no handler for, tried once.
+        dying
+            .execute(
+                "INSERT INTO jobs (kind, payload, run_at, max_attempts)
+                 VALUES ('gift_wrap', '{}', ?1, 1)",
+                [NOW],
+            )
+            .expect("the test could not add a job");
     }
 
     // The second life: new connections and new workers, the same file.
@@ -1302,7 +1382,10 @@ async fn the_queue_survives_a_restart() {
         .map(|_| spawn_worker(&database.path, &clock, shop_handler()))
         .collect();
     let done = eventually(&database.path, &mut workers, |db| {
-        count(db, "SELECT count(*) FROM jobs WHERE state = 'done'") == 2
+        count(
+            db,
+            "SELECT count(*) FROM jobs WHERE state IN ('done', 'dead')",
+        ) == 3
     })
     .await;
     stop(workers);
@@ -1317,12 +1400,38 @@ async fn the_queue_survives_a_restart() {
         })
         .expect("the test could not read the jobs table");
     let emails = count(&db, "SELECT count(DISTINCT order_id) FROM outbox");
+    let unknown_kind_is_dead = states.get(2).is_some_and(|(state, _, error)| {
+        state == "dead"
+            && error
+                .as_deref()
+                .is_some_and(|error| error.contains("gift_wrap"))
+    });
     assert!(
-        done && emails == 2,
-        "\nafter a restart, the two orders' jobs are {states:?} (state, attempts, last_error) \
-         and the outbox holds {emails} confirmation(s), expected both jobs done and 2 \
-         emails\nBefore the restart: two orders placed with POST /orders, and one of their \
-         jobs claimed at NOW by a worker that died. After it: two workers with the shop's \
-         handler, the clock at NOW + 30.\n"
+        done && emails == 2
+            && states[..2].iter().all(|(state, ..)| state == "done")
+            && unknown_kind_is_dead,
+        "\nafter a restart, the jobs are {states:?} (state, attempts, last_error) and the \
+         outbox holds {emails} confirmation(s), expected both orders' jobs done, 2 emails, \
+         and the gift_wrap job dead with an error that names its kind\nBefore the restart: \
+         two orders placed with POST /orders, one of their jobs claimed at NOW by a worker \
+         that died, and a job of a kind the shop has no handler for (max_attempts 1). After \
+         it: two workers with the shop's handler, the clock at NOW + 30.\n"
     );
+    let shop = Shop::open(&database.path, clock.clock()).expect("Shop::open failed");
+    let server = TestServer::spawn(app(shop)).await;
+    let reply = server.get("/outbox").send().await;
+    reply.assert_status(200);
+    let recipients: Vec<_> = reply
+        .json()
+        .as_array()
+        .map(|emails| {
+            emails
+                .iter()
+                .map(|email| email["recipient"].clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if recipients != [json!("ada@example.com"), json!("ada@example.com")] {
+        reply.fail("expected the two confirmations to ada@example.com in the outbox");
+    }
 }
