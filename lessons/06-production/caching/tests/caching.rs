@@ -92,6 +92,17 @@ impl Shop {
         Value::Array(rows.map(|row| row.expect("a product row reads")).collect())
     }
 
+    /// Makes every insert of a product with this sku fail in the database,
+    /// as a full disk would.
+    fn break_inserts_of(&self, sku: &str) {
+        let db = Connection::open(&self.path).expect("the test could not open the database");
+        db.execute_batch(&format!(
+            "CREATE TRIGGER full_disk BEFORE INSERT ON products WHEN NEW.sku = '{sku}'
+             BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;"
+        ))
+        .expect("the test could not add its trigger");
+    }
+
     /// Changes a price behind the app's back, as another process would.
     fn set_price(&self, id: i64, price_cents: i64) {
         let db = Connection::open(&self.path).expect("the test could not open the database");
@@ -672,7 +683,16 @@ async fn every_successful_write_invalidates_and_a_failed_one_does_not() {
     assert_catalogue(&reply, &harness.shop.products(), diagnosis);
     assert_loads(&harness, 3, &reply, diagnosis);
 
-    // ...and two writes that fail, and change nothing.
+    // ...and three writes that fail, and change nothing.
+    harness.shop.break_inserts_of("MUG-BROKEN");
+    harness
+        .server
+        .post("/products")
+        .json(&json!({ "sku": "MUG-BROKEN", "name": "Broken mug", "price_cents": 1, "stock": 1 }))
+        .send()
+        .await
+        .assert_status(500)
+        .assert_content_type("application/problem+json");
     harness
         .server
         .patch("/products/99")
@@ -693,8 +713,8 @@ async fn every_successful_write_invalidates_and_a_failed_one_does_not() {
         &harness,
         3,
         &reply,
-        "A PATCH of a product that does not exist (404) and a POST with a duplicate sku (409) \
-         changed nothing: the cached catalogue is still right, and is still served. Invalidate \
+        "A PATCH of a product that does not exist (404), a POST with a duplicate sku (409) \
+         and one the database refused (500) changed nothing: the cached catalogue is still right, and is still served. Invalidate \
          after a write succeeds, not before it is tried.",
     );
 }
@@ -805,6 +825,65 @@ async fn a_load_that_started_before_a_write_is_not_kept() {
     }
 }
 // ANCHOR_END: stale_fill
+
+#[tokio::test]
+async fn an_old_load_that_lands_first_neither_is_kept_nor_ends_the_new_one() {
+    let harness = Harness::start().await;
+    harness.warm_up().await;
+    harness.fake.hold_loads();
+
+    // Load 2 reads the catalogue; a product is written; request C arrives.
+    let before = harness.get_later();
+    harness.wait_for_snapshots(2, "GET /products").await;
+    let post = tokio::spawn(harness.server.post("/products").json(&green_mug()).send());
+    let created = reply_of(
+        post,
+        "POST /products did not answer while a load of the catalogue was in progress",
+        "A write must not wait for a load: is a lock held for as long as the load takes?",
+    )
+    .await;
+    created.assert_status(201);
+    let after = harness.get_later();
+    harness.wait_for_arrivals(4).await;
+
+    // This time the old load lands first...
+    harness.fake.release(2);
+    reply_of(before, "the first GET /products never answered", "")
+        .await
+        .assert_status(200);
+    // ...while load 3, C's, is still running when request D arrives.
+    harness
+        .wait_for_snapshots(3, "GET /products sent after the write")
+        .await;
+    let during = harness.get_later();
+    harness.wait_for_arrivals(5).await;
+    harness.fake.release_all();
+
+    let diagnosis = "Load 2 started before the POST and landed first, while load 3 (started \
+                     after the write) was still running. Load 2's catalogue must not be kept \
+                     (it lacks MUG-GREEN), and its landing must not end load 3's flight: a \
+                     request that arrives meanwhile waits for load 3. A load may clear only \
+                     its own flight (give each one an id).";
+    for request in [after, during] {
+        let reply = reply_of(request, "GET /products never answered", diagnosis).await;
+        reply.assert_status(200);
+        if !lists(&reply.json(), "MUG-GREEN") {
+            reply.fail_with_diagnosis(
+                "GET /products sent after POST /products answered 201 does not list the new \
+                 product (MUG-GREEN)",
+                diagnosis,
+            );
+        }
+    }
+    let loads = harness.fake.loads() - 1;
+    assert!(
+        loads == 2,
+        "\nthe catalogue was loaded {} after the warm-up, expected twice\nLoad 2 (before the \
+         write) and load 3 (after it): request D arrived while load 3 was running, and should \
+         have waited for it. Did load 2, landing, clear load 3's flight?\n",
+        times(loads)
+    );
+}
 
 // ANCHOR: failure
 #[tokio::test]
