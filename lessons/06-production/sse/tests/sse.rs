@@ -22,6 +22,7 @@ use rusqlite::Connection;
 use testkit::tempfile::TempDir;
 use testkit::{TestServer, Value, json, reqwest, status_text};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// How long the test waits for an event, for the end of a stream or for a
 /// keep-alive before it says none came: far more than any correct stream
@@ -472,6 +473,11 @@ impl EventStream {
 
     /// The next event, comment or end, waiting at most [`WAIT`] for it.
     async fn next_item(&mut self) -> Item {
+        self.next_item_before(Instant::now() + WAIT).await
+    }
+
+    /// The next event, comment or end, if it comes before `deadline`.
+    async fn next_item_before(&mut self, deadline: Instant) -> Item {
         loop {
             if let Some(item) = self.parse() {
                 return item;
@@ -479,7 +485,7 @@ impl EventStream {
             if self.ended {
                 return Item::End;
             }
-            match tokio::time::timeout(WAIT, self.response.chunk()).await {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
                 Err(_) => return Item::Silence,
                 Ok(Ok(Some(bytes))) => self.bytes.extend_from_slice(&bytes),
                 Ok(Ok(None)) => self.ended = true,
@@ -492,11 +498,13 @@ impl EventStream {
         }
     }
 
-    /// The next event, or the end or silence instead; comments are
-    /// skipped.
+    /// The next event, or the end or silence instead, waiting at most
+    /// [`WAIT`]; comments are skipped (a stream of keep-alives alone is
+    /// silence).
     async fn next_event(&mut self) -> Item {
+        let deadline = Instant::now() + WAIT;
         loop {
-            match self.next_item().await {
+            match self.next_item_before(deadline).await {
                 Item::Comment => {}
                 item => return item,
             }
@@ -540,7 +548,7 @@ impl EventStream {
                 ),
                 Item::Silence | Item::Comment => self.fail(
                     &format!(
-                        "event {} never came: the stream of order {} sent nothing for {} \
+                        "event {} never came: the stream of order {} sent no event for {} \
                          seconds",
                         row.short(),
                         self.order,
