@@ -852,9 +852,16 @@ async fn an_old_load_that_lands_first_neither_is_kept_nor_ends_the_new_one() {
         .await
         .assert_status(200);
     // ...while load 3, C's, is still running when request D arrives.
-    harness
-        .wait_for_snapshots(3, "GET /products sent after the write")
-        .await;
+    if !wait_until(PATIENCE, || harness.fake.snapshots() >= 3).await {
+        panic!(
+            "\nGET /products sent after POST /products answered 201 started no load of its \
+             own\n  loads after the warm-up: {}, expected 2\nThe write invalidated the \
+             catalogue. A request that arrives after it needs a load that started after it: \
+             it must not wait for load 2, which started before the write, nor be answered \
+             with its result.\n",
+            harness.fake.loads() - 1
+        );
+    }
     let during = harness.get_later();
     harness.wait_for_arrivals(5).await;
     harness.fake.release_all();
