@@ -962,24 +962,7 @@ async fn a_member_who_never_reads_stalls_nobody_and_is_dropped() {
     let mut flood = Flood::default();
     while !flood.sloth_left {
         if flood.sent == FLOOD {
-            let members = support.members("lobby").await;
-            if !members.iter().any(|member| member == "sloth") {
-                panic!(
-                    "\nbob never heard sloth leave, expected {} before {FLOOD} messages \
-                     were sent\nsloth is no longer listed as a member ({members:?}): it was \
-                     dropped, silently. The others hear a dropped member leave like any \
-                     other.\n",
-                    r#"{"type":"left","name":"sloth",...}"#
-                );
-            }
-            panic!(
-                "\nsloth is still a member after {FLOOD} messages (about 8 MiB) were \
-                 broadcast to it, expected it dropped\nsloth never reads. Its TCP buffers \
-                 fill up, then its queue must fill up too, and a member whose queue is full \
-                 is dropped: otherwise the server keeps every message for it, and its memory \
-                 grows without limit. Is each member's queue bounded, and is a member whose \
-                 queue is full removed from the room?\n"
-            );
+            sloth_never_left(&support).await;
         }
         alice.say(&flood_text(flood.sent)).await;
         flood.sent += 1;
@@ -1007,6 +990,29 @@ async fn a_member_who_never_reads_stalls_nobody_and_is_dropped() {
     expect_closed_while_not_reading(&mut sloth).await;
 }
 // ANCHOR_END: slow
+
+/// Fails the slow-member test, which sent [`FLOOD`] messages without
+/// bob hearing that sloth left: sloth was dropped silently, or never.
+async fn sloth_never_left(support: &Support) -> ! {
+    let members = support.members("lobby").await;
+    if !members.iter().any(|member| member == "sloth") {
+        panic!(
+            "\nbob never heard sloth leave, expected {} before {FLOOD} messages \
+             were sent\nsloth is no longer listed as a member ({members:?}): it was \
+             dropped, silently. The others hear a dropped member leave like any \
+             other.\n",
+            r#"{"type":"left","name":"sloth",...}"#
+        );
+    }
+    panic!(
+        "\nsloth is still a member after {FLOOD} messages (about 8 MiB) were \
+         broadcast to it, expected it dropped\nsloth never reads. Its TCP buffers \
+         fill up, then its queue must fill up too, and a member whose queue is full \
+         is dropped: otherwise the server keeps every message for it, and its memory \
+         grows without limit. Is each member's queue bounded, and is a member whose \
+         queue is full removed from the room?\n"
+    );
+}
 
 /// The progress of the flood.
 #[derive(Default)]
