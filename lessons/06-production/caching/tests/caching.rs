@@ -417,7 +417,7 @@ fn assert_catalogue(reply: &Reply, expected: &Value, diagnosis: &str) {
     if &body != expected {
         reply.fail_with_diagnosis(
             &format!(
-                "GET /products listed another catalogue than the one expected\n  expected: \
+                "another catalogue than expected came back from GET /products\n  expected: \
                  {expected}"
             ),
             diagnosis,
@@ -578,7 +578,7 @@ async fn freshness_counts_from_when_the_load_started() {
     harness.fake.release_all();
     let reply = reply_of(
         request,
-        "GET /products never answered",
+        "no answer to GET /products",
         "The load was released; its request should then answer.",
     )
     .await;
@@ -742,21 +742,21 @@ async fn the_cache_is_invalidated_after_the_write_not_before() {
     // ...when a read comes in...
     let during = reply_of(
         harness.get_later(),
-        "GET /products never answered while a write was in progress",
+        "no answer to GET /products while a write was in progress",
         "A read must not wait for a write.",
     )
     .await;
     during.assert_status(200);
     // ...and then the write lands.
     harness.fake.release_writes();
-    let created = reply_of(post, "POST /products never answered", "").await;
+    let created = reply_of(post, "no answer to POST /products", "").await;
     created.assert_status(201);
 
     let reply = harness.server.get("/products").send().await;
     if !lists(&reply.json(), "MUG-GREEN") {
         reply.fail_with_diagnosis(
-            "GET /products after POST /products answered 201 does not list the new product \
-             (MUG-GREEN)",
+            "the new product (MUG-GREEN) is missing from GET /products after POST /products \
+             answered 201",
             "A GET arrived while the POST was still writing. If the cache was invalidated \
              before the write reached the database, that GET loaded the catalogue without the \
              new product, and it was kept as fresh: nothing invalidated it afterwards. \
@@ -779,7 +779,7 @@ async fn a_load_that_started_before_a_write_is_not_kept() {
     let post = tokio::spawn(harness.server.post("/products").json(&green_mug()).send());
     let created = reply_of(
         post,
-        "POST /products did not answer while a load of the catalogue was in progress",
+        "no answer to POST /products while a load of the catalogue was in progress",
         "A write must not wait for a load: is a lock held for as long as the load takes?",
     )
     .await;
@@ -801,12 +801,12 @@ async fn a_load_that_started_before_a_write_is_not_kept() {
                      when it lands, its result must not be kept: the write invalidated it. \
                      Remember which invalidation a load started after (a generation number), \
                      and keep its result only if no invalidation happened since.";
-    let reply = reply_of(after, "GET /products never answered", diagnosis).await;
+    let reply = reply_of(after, "no answer to GET /products", diagnosis).await;
     reply.assert_status(200);
     if !lists(&reply.json(), "MUG-GREEN") {
         reply.fail_with_diagnosis(
-            "GET /products sent after POST /products answered 201 does not list the new \
-             product (MUG-GREEN)",
+            "the new product (MUG-GREEN) is missing from GET /products sent after POST \
+             /products answered 201",
             diagnosis,
         );
     }
@@ -818,7 +818,7 @@ async fn a_load_that_started_before_a_write_is_not_kept() {
     let reply = harness.server.get("/products").send().await;
     if !lists(&reply.json(), "MUG-GREEN") {
         reply.fail_with_diagnosis(
-            "GET /products does not list the product created by POST /products (MUG-GREEN): \
+            "the product created by POST /products (MUG-GREEN) is missing from GET /products: \
              the cache kept the catalogue of a load that started before the write",
             diagnosis,
         );
@@ -838,7 +838,7 @@ async fn an_old_load_that_lands_first_neither_is_kept_nor_ends_the_new_one() {
     let post = tokio::spawn(harness.server.post("/products").json(&green_mug()).send());
     let created = reply_of(
         post,
-        "POST /products did not answer while a load of the catalogue was in progress",
+        "no answer to POST /products while a load of the catalogue was in progress",
         "A write must not wait for a load: is a lock held for as long as the load takes?",
     )
     .await;
@@ -854,8 +854,8 @@ async fn an_old_load_that_lands_first_neither_is_kept_nor_ends_the_new_one() {
     // ...while load 3, C's, is still running when request D arrives.
     if !wait_until(PATIENCE, || harness.fake.snapshots() >= 3).await {
         panic!(
-            "\nGET /products sent after POST /products answered 201 started no load of its \
-             own\n  loads after the warm-up: {}, expected 2\nThe write invalidated the \
+            "\nno load started for GET /products sent after POST /products answered \
+             201\n  loads after the warm-up: {}, expected 2\nThe write invalidated the \
              catalogue. A request that arrives after it needs a load that started after it: \
              it must not wait for load 2, which started before the write, nor be answered \
              with its result.\n",
@@ -872,12 +872,12 @@ async fn an_old_load_that_lands_first_neither_is_kept_nor_ends_the_new_one() {
                      request that arrives meanwhile waits for load 3. A load may clear only \
                      its own flight (give each one an id).";
     for request in [after, during] {
-        let reply = reply_of(request, "GET /products never answered", diagnosis).await;
+        let reply = reply_of(request, "no answer to GET /products", diagnosis).await;
         reply.assert_status(200);
         if !lists(&reply.json(), "MUG-GREEN") {
             reply.fail_with_diagnosis(
-                "GET /products sent after POST /products answered 201 does not list the new \
-                 product (MUG-GREEN)",
+                "the new product (MUG-GREEN) is missing from GET /products sent after POST \
+                 /products answered 201",
                 diagnosis,
             );
         }
@@ -982,7 +982,7 @@ async fn a_load_that_panics_releases_its_waiters() {
     harness.fake.set_outcome(Outcome::Products);
     let reply = reply_of(
         harness.get_later(),
-        "GET /products never answered after a load had panicked",
+        "no answer to GET /products after a load had panicked",
         "The load that panicked must not stay \"in progress\" for ever: the next request \
          starts a new one.",
     )
