@@ -41,7 +41,7 @@ const ADA_PASSWORD: &str = "correct horse battery staple";
 
 /// Two instances of the shop on one database file, behind a round-robin
 /// proxy. Customer 1 is Ada, customer 2 Grace; product 1 is the red mug
-/// (1250 cents, 12 in stock).
+/// (1250 cents, 12 in stock), product 2 the green tea (450 cents, 5).
 struct Cluster {
     _folder: TempDir,
     path: PathBuf,
@@ -87,6 +87,7 @@ impl Cluster {
         add_customer(&db, "grace@example.com", "Grace", "hopper")
             .expect("the test could not add Grace");
         add_product(&db, "MUG-RED", "Red mug", 1250, 12).expect("the test could not add a mug");
+        add_product(&db, "TEA-GREEN", "Green tea", 450, 5).expect("the test could not add tea");
         cluster
     }
 
@@ -347,14 +348,44 @@ async fn a_logout_on_one_instance_ends_the_session_on_both() {
 }
 
 #[tokio::test]
+async fn two_logins_make_two_sessions_and_a_logout_ends_only_its_own() {
+    let cluster = Cluster::start().await;
+    let first = session_of(&cluster.login(ADA, ADA_PASSWORD).await); // a
+    let second_login = cluster.login(ADA, ADA_PASSWORD).await; // b
+    let second = session_of(&second_login);
+    if second == first || second.len() < 32 {
+        second_login.fail(&format!(
+            "the second login's session id is {second:?}, the first one's {first:?}: expected \
+             two different ids of at least 128 random bits"
+        ));
+    }
+    let made_by_b = "GET /me with the session that instance b had just made";
+    assert_ada(&cluster.me(&second).await, made_by_b, SESSIONS_IN_MEMORY); // a
+
+    let logout = cluster.logout(&first).await; // b
+    logout.assert_status(204);
+    let other = "GET /me with Ada's second session, after her first was logged out,";
+    assert_ada(
+        &cluster.me(&second).await, // a
+        other,
+        "A logout ends the session of its cookie, not every session of the customer (a \
+         phone and a laptop each have their own).",
+    );
+    let ended = "GET /me with Ada's first session, after instance b logged it out,";
+    assert_refused(&cluster.me(&first).await, ended, SESSIONS_IN_MEMORY); // b
+}
+
+#[tokio::test]
 async fn a_session_ends_at_its_expiry_on_both_instances() {
     let cluster = Cluster::start().await;
     let login = cluster.login(ADA, ADA_PASSWORD).await; // a, at T0
     let session = session_of(&login);
     let cookie = login.header("set-cookie").unwrap_or_default();
-    if !cookie.contains(&format!("Max-Age={SESSION_TTL}")) {
+    // The page promises sessions of an hour.
+    if !cookie.contains("; Max-Age=3600") {
         login.fail(&format!(
-            "the session cookie does not say `Max-Age={SESSION_TTL}`"
+            "the session cookie does not say `Max-Age=3600` (SESSION_TTL is {SESSION_TTL} s): \
+             a session lasts an hour"
         ));
     }
 
@@ -411,7 +442,15 @@ fn assert_replay(replay: &Reply, first: &Reply) {
         );
     }
     if replay.header("idempotent-replayed") != Some("true") {
-        replay.fail("a replayed response lacks `idempotent-replayed: true`");
+        replay.fail_with_diagnosis(
+            &format!(
+                "a retry with the same Idempotency-Key was not answered as a replay by instance \
+                 {}: no `idempotent-replayed: true`",
+                served_by(replay)
+            ),
+            "The instance ran the request again instead of finding its key: the key and its \
+             response must be stored where every instance finds them, in the database.",
+        );
     }
 }
 
@@ -483,6 +522,7 @@ async fn a_key_reused_with_another_body_is_refused_by_the_other_instance() {
              finds them: instance b must know the key was used, and for what.",
         );
     }
+    reused.assert_content_type("application/problem+json");
     let problem = reused.json();
     if problem["title"] != "Idempotency-Key is already used" {
         reused.fail("expected the problem `\"title\": \"Idempotency-Key is already used\"`");
@@ -493,6 +533,73 @@ async fn a_key_reused_with_another_body_is_refused_by_the_other_instance() {
         1,
         "an order, then its key with another body,",
     );
+}
+
+#[tokio::test]
+async fn a_refused_order_is_refused_once_and_replayed_by_the_other_instance() {
+    let cluster = Cluster::start().await;
+    let too_many = json!({ "customer_id": 1, "items": [{ "product_id": 1, "quantity": 13 }] });
+    let refused = cluster.order("too-many", &too_many).send().await; // a
+    refused
+        .assert_status(409)
+        .assert_content_type("application/problem+json");
+    if refused.json()["title"] != "Out of stock" {
+        refused.fail("expected the problem `\"title\": \"Out of stock\"` for 13 mugs of 12");
+    }
+    let retry = cluster.order("too-many", &too_many).send().await; // b
+    assert_replay(&retry, &refused);
+
+    let nothing = json!({ "customer_id": 1, "items": [{ "product_id": 1, "quantity": 0 }] });
+    let invalid = cluster.order("nothing", &nothing).send().await; // a
+    invalid.assert_status(422);
+    if invalid.json()["title"] != "Invalid item" {
+        invalid.fail("expected the problem `\"title\": \"Invalid item\"` for 0 mugs");
+    }
+
+    let mixed = json!({ "customer_id": 1, "items": [
+        { "product_id": 1, "quantity": 1 }, { "product_id": 2, "quantity": 1 }
+    ] });
+    let placed = cluster.order("mixed", &mixed).send().await; // b
+    placed.assert_status(201);
+    if placed.json()["total_cents"] != 1700 {
+        placed.fail("expected `\"total_cents\": 1700` for a mug (1250) and a tea (450)");
+    }
+    let the_rest = json!({ "customer_id": 1, "items": [{ "product_id": 1, "quantity": 11 }] });
+    let last = cluster.order("the-rest", &the_rest).send().await; // a
+    last.assert_status(201);
+    if last.json()["total_cents"] != 11 * 1250 {
+        last.fail("expected `\"total_cents\": 13750` for 11 mugs of 1250 cents");
+    }
+    let (orders, mugs) = (
+        cluster.count("SELECT count(*) FROM orders"),
+        cluster.count("SELECT stock FROM products WHERE id = 1"),
+    );
+    if (orders, mugs) != (2, 0) {
+        last.fail(&format!(
+            "after two refused orders and two placed ones (1 mug and a tea, then the 11 mugs \
+             left), the database holds {orders} orders and {mugs} mugs in stock, expected 2 \
+             and 0"
+        ));
+    }
+
+    // Lesson 03's rules for the key itself, on both instances.
+    let one_tea = json!({ "customer_id": 1, "items": [{ "product_id": 2, "quantity": 1 }] });
+    let no_key = cluster.proxy.post("/orders").json(&one_tea).send().await; // b
+    no_key.assert_status(400);
+    for key in [String::new(), "k".repeat(256)] {
+        let refused = cluster.order(&key, &one_tea).send().await;
+        if refused.status() != 400 {
+            refused.fail(&format!(
+                "an Idempotency-Key of {} bytes got {} from instance {}, expected 400 Bad \
+                 Request: a key is 1 to 255 bytes",
+                key.len(),
+                status_text(refused.status()),
+                served_by(&refused)
+            ));
+        }
+    }
+    let longest = cluster.order(&"k".repeat(255), &one_tea).send().await;
+    longest.assert_status(201);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -579,9 +686,24 @@ async fn failed_logins_are_counted_over_both_instances() {
     if sixth.status() != 429 {
         sixth.fail_with_diagnosis(&verdict(&sixth, "the sixth attempt"), ATTEMPTS_PER_INSTANCE);
     }
-    sixth.assert_header("retry-after", &LOGIN_WINDOW.to_string());
+    // The page promises windows of 15 minutes.
+    sixth.assert_header("retry-after", "900");
 
-    let right = cluster.login(ADA, ADA_PASSWORD).await; // a
+    let grace = cluster.login("grace@example.com", "hopper").await; // a
+    if grace.status() != 200 {
+        grace.fail_with_diagnosis(
+            &format!(
+                "Grace's login with her right password got {} from instance {}, expected 200 OK",
+                status_text(grace.status()),
+                served_by(&grace)
+            ),
+            "Ada's account had used its attempts, not Grace's: attempts are counted per \
+             account (the email, trimmed and in lowercase), so a guesser on one account \
+             never locks out another.",
+        );
+    }
+
+    let right = cluster.login(ADA, ADA_PASSWORD).await; // b
     if right.status() != 429 {
         right.fail_with_diagnosis(
             &verdict(&right, "the right password, as the seventh attempt,"),
@@ -592,7 +714,7 @@ async fn failed_logins_are_counted_over_both_instances() {
     }
 
     cluster.set_time(LOGIN_WINDOW - 1);
-    let late = cluster.login(ADA, ADA_PASSWORD).await; // b
+    let late = cluster.login(ADA, ADA_PASSWORD).await; // a
     if late.status() != 429 {
         late.fail_with_diagnosis(
             &verdict(
@@ -609,7 +731,7 @@ async fn failed_logins_are_counted_over_both_instances() {
     late.assert_header("retry-after", "1");
 
     cluster.set_time(LOGIN_WINDOW);
-    let after = cluster.login(ADA, ADA_PASSWORD).await; // a
+    let after = cluster.login(ADA, ADA_PASSWORD).await; // b
     if after.status() != 200 {
         after.fail_with_diagnosis(
             &format!(
@@ -920,4 +1042,43 @@ async fn a_claimed_job_is_handed_out_again_only_when_its_lease_has_expired() {
         "a claim right after the expired job was claimed again",
         "The new claim has a new lease, from now.",
     );
+}
+
+#[tokio::test]
+async fn a_claim_the_database_cannot_record_hands_out_nothing_and_tells_nothing() {
+    let cluster = Cluster::start().await;
+    let payload = json!({ "order_id": 1 }).to_string();
+    let db = cluster.connect();
+    enqueue_job(&db, "order_confirmation", &payload, T0).expect("the test could not queue a job");
+    db.execute_batch(
+        "CREATE TRIGGER full_disk BEFORE UPDATE ON jobs
+         BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;",
+    )
+    .expect("the test could not add its trigger");
+
+    let claim = cluster.claim().await; // a
+    if claim.status() != 500 {
+        claim.fail_with_diagnosis(
+            &format!(
+                "a claim that the database could not record got {} from instance {}, expected \
+                 500 Internal Server Error",
+                status_text(claim.status()),
+                served_by(&claim)
+            ),
+            "The test made every change to the `jobs` table fail. A claim that is not recorded \
+             in the database is unknown to every other instance, which will hand the same job \
+             out again: the claim is the UPDATE of the job's row, and when it fails no job is \
+             handed out.",
+        );
+    }
+    claim.assert_content_type("application/problem+json");
+    if claim.text().contains("disk") {
+        claim.fail("the 500 tells the client the database's error: log it, answer a plain problem");
+    }
+    let unchanged = cluster.count("SELECT count(*) FROM jobs WHERE state = 'queued'");
+    if unchanged != 1 {
+        claim.fail(&format!(
+            "{unchanged} queued jobs after the failed claim, expected 1"
+        ));
+    }
 }
