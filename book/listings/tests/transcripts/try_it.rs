@@ -1071,28 +1071,8 @@ fn same_line(book: &str, real: &str) -> bool {
     book::same_line(book, real)
         || mask_timestamps(book) == mask_timestamps(real)
         || fills_placeholders(book, real)
-        || retry_after_within_seconds(book, real)
+        || countdown_within_seconds(book, real)
         || latency_within(book, real)
-        || max_age_within_seconds(book, real)
-}
-
-/// A `max-age` that counts what is left of a cached entry's freshness
-/// counts down on the real clock too: the book's `max-age=60` stays true of
-/// a run where a second or two turned between the load and the response.
-/// Never more, and never a larger number.
-fn max_age_within_seconds(book: &str, real: &str) -> bool {
-    let split = |line: &str| {
-        let (before, seconds) = line.split_once("max-age=")?;
-        let digits = seconds.bytes().take_while(u8::is_ascii_digit).count();
-        let value = seconds[..digits].parse::<u64>().ok()?;
-        Some((before.to_string(), value, seconds[digits..].to_string()))
-    };
-    match (split(book), split(real)) {
-        (Some((before, shown, after)), Some((real_before, real, real_after))) => {
-            before == real_before && after == real_after && real <= shown && shown - real <= 2
-        }
-        _ => false,
-    }
 }
 
 /// A latency histogram's samples depend on how fast the machine answered:
@@ -1122,19 +1102,28 @@ fn latency_within(book: &str, real: &str) -> bool {
     false
 }
 
-/// A `Retry-After` counts down on the real clock while a box runs: the
-/// book's `retry-after: 900` stays true of a run that took a second or two
-/// between the first request and the one that reads it (a loaded machine),
-/// as the page itself says. Never more, and never a larger number.
-fn retry_after_within_seconds(book: &str, real: &str) -> bool {
-    let seconds = |line: &str| {
-        line.strip_prefix("retry-after: ")
-            .and_then(|value| value.parse::<u64>().ok())
-    };
-    match (seconds(book), seconds(real)) {
-        (Some(shown), Some(real)) => real <= shown && shown - real <= 2,
-        _ => false,
-    }
+/// A `Retry-After`, or a `max-age` that counts what is left of a cached
+/// entry's freshness, counts down on the real clock while a box runs: the
+/// book's `retry-after: 900` or `max-age=60` stays true of a run where a
+/// second or two turned between the request that started the count and the
+/// one that reads it (a loaded machine), as the pages say. The rest of the
+/// line must be the book's; never more seconds, and never a larger number.
+fn countdown_within_seconds(book: &str, real: &str) -> bool {
+    const COUNTDOWNS: [&str; 2] = ["retry-after: ", "max-age="];
+    COUNTDOWNS.iter().any(|marker| {
+        let split = |line: &str| {
+            let (before, rest) = line.split_once(marker)?;
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let value = rest[..digits].parse::<u64>().ok()?;
+            Some((before.to_string(), value, rest[digits..].to_string()))
+        };
+        match (split(book), split(real)) {
+            (Some((before, shown, after)), Some((real_before, real, real_after))) => {
+                before == real_before && after == real_after && real <= shown && shown - real <= 2
+            }
+            _ => false,
+        }
+    })
 }
 
 /// Whether `real` is the book's line with each `<random>` standing for a
