@@ -1,0 +1,2 @@
+#[path = "../../../../lessons/07-capstone/shop/tests/capstone.rs"]
+mod capstone;
