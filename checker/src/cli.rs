@@ -59,6 +59,12 @@ pub enum Command {
         /// Seconds an exercise's tests may run, 1 to 86400 (default: workbook.toml's `timeout`, then 60).
         #[arg(long, value_name = "SECONDS", value_parser = timeout_secs)]
         timeout: Option<u64>,
+        /// For a black-box exercise (the capstone): run only this stage. Not recorded as progress.
+        #[arg(long, value_name = "NAME")]
+        stage: Option<String>,
+        /// For a black-box exercise (the capstone): replay a run's random inputs (its failures print the seed).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
     },
     /// Show the next hint for the current exercise (or ID). Hints unlock one at a time.
     Hint {

@@ -63,6 +63,9 @@ pub struct Exercise {
     /// The cargo package names of the starter and of the solution.
     pub package: String,
     pub solution_package: String,
+    /// A black-box exercise's stages, in order (`check --stage`): its tests
+    /// are named `stage::scenario`. Empty for every other exercise.
+    pub stages: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +93,7 @@ struct ExerciseFile {
     book: Option<String>,
     hints: Vec<String>,
     timeout: Option<u64>,
+    stages: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +301,7 @@ fn load_exercise(
         timeout_secs: timeout.unwrap_or(default_timeout),
         package,
         solution_package,
+        stages: file.stages.unwrap_or_default(),
     })
 }
 

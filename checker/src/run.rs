@@ -125,6 +125,10 @@ pub struct Runner<'a> {
     target_dir: PathBuf,
     /// Variables set for cargo and the tests (for `grade`).
     env: Vec<(String, String)>,
+    /// Variables set for the tests alone (a black-box grader's seed).
+    test_env: Vec<(String, String)>,
+    /// A libtest filter: only the tests whose names hold it run.
+    filter: Option<String>,
     sandbox: Option<sandbox::Sandbox>,
 }
 
@@ -151,8 +155,22 @@ impl<'a> Runner<'a> {
             timeout,
             target_dir: workbook.root.join("target"),
             env: Vec::new(),
+            test_env: Vec::new(),
+            filter: None,
             sandbox: None,
         }
+    }
+
+    /// Sets variables for the tests alone.
+    pub fn test_env(mut self, env: Vec<(String, String)>) -> Runner<'a> {
+        self.test_env = env;
+        self
+    }
+
+    /// Runs only the tests whose names hold `filter`.
+    pub fn filter(mut self, filter: Option<String>) -> Runner<'a> {
+        self.filter = filter;
+        self
     }
 
     /// Builds in `dir` instead of the workbook's own `target/`.
@@ -568,11 +586,14 @@ impl<'a> Runner<'a> {
             Some(sandbox) => sandbox.command(&binary.executable),
             None => Command::new(&binary.executable),
         };
-        for (name, value) in &self.env {
+        for (name, value) in self.env.iter().chain(&self.test_env) {
             command.env(name, value);
         }
+        command.args(args);
+        if let Some(filter) = &self.filter {
+            command.arg(filter);
+        }
         command
-            .args(args)
             .current_dir(dir)
             .env("CARGO_MANIFEST_DIR", dir)
             // Long backtraces bury the message a learner needs.

@@ -38,9 +38,9 @@ use shop::{Launch, Output, Shop, Start};
 pub use stages::STAGES;
 
 /// The variable that replays a run (`cargo checker check capstone --seed N`).
-pub const SEED_VAR: &str = "CAPSTONE_SEED";
+pub const SEED_VAR: &str = "GRADER_SEED";
 /// The variable that runs one stage (`--stage NAME`).
-pub const STAGE_VAR: &str = "CAPSTONE_STAGE";
+pub const STAGE_VAR: &str = "GRADER_STAGE";
 
 #[derive(Debug, Clone)]
 pub struct Options {

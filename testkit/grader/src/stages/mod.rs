@@ -105,6 +105,25 @@ mod tests {
         }
     }
 
+    /// The checker's `--stage` knows the stages from the exercise's manifest.
+    #[test]
+    fn the_exercise_manifest_lists_the_stages_in_order() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../lessons/07-capstone/shop/exercise.toml"
+        );
+        let manifest: toml::Table =
+            toml::from_str(&std::fs::read_to_string(path).expect("the manifest")).expect("TOML");
+        let listed: Vec<&str> = manifest["stages"]
+            .as_array()
+            .expect("a `stages` list")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let stages: Vec<&str> = STAGES.iter().map(|s| s.name).collect();
+        assert_eq!(listed, stages, "exercise.toml's `stages` must be the grader's");
+    }
+
     /// The capstone's test file is the one the grader's stages make.
     #[test]
     fn the_capstone_test_file_lists_every_scenario_in_order() {
