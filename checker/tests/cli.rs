@@ -606,3 +606,26 @@ fn report_repeats_recorded_results_and_verify_checks_them_again() {
     assert_eq!(verified["source"], "verified");
     assert_eq!(verified["lessons"][0]["exercises"][0]["status"], "failed");
 }
+
+#[test]
+fn stage_and_seed_are_refused_for_an_exercise_without_stages() {
+    let workbook = Workbook::new();
+    let run = workbook.checker(&["check", "basics/passing", "--stage", "health"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: --stage is for a black-box exercise (the capstone); basics/passing has no stages"
+    );
+    let run = workbook.checker(&["check", "--all", "--seed", "7"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with("error: --seed is for one black-box exercise"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !workbook.root().join(".workbook-progress.json").exists()
+            || !workbook.read(".workbook-progress.json").contains("passing"),
+        "a refused check recorded progress"
+    );
+}
