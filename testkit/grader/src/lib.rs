@@ -375,6 +375,9 @@ async fn grade_async(options: &Options) -> Report {
             continue;
         }
         let mut stage = Stage::new(def);
+        // Each stage draws from its own sequence, so `--stage S --seed N`
+        // gives stage S the very inputs it had in the whole run.
+        ctx.rng = Rng::new(stage_seed(options.seed, def.name));
         let run = AssertUnwindSafe(stages::run(def.name, &mut ctx, &mut stage))
             .catch_unwind()
             .await;
@@ -426,6 +429,14 @@ async fn grade_async(options: &Options) -> Report {
         seed: options.seed,
         results,
     }
+}
+
+/// The seed of one stage's inputs: the run's seed and the stage's name.
+fn stage_seed(seed: u64, stage: &str) -> u64 {
+    // FNV-1a: stable across platforms and Rust versions, unlike `Hash`.
+    stage.bytes().fold(0xcbf2_9ce4_8422_2325 ^ seed, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn all_scenarios(verdict: impl Fn(&str) -> Verdict) -> Vec<ScenarioResult> {
