@@ -75,17 +75,24 @@ pub async fn checkout(
         Ok(key) => key,
         Err(problem) => return problem.into_response(),
     };
-    let fingerprint = idempotency::fingerprint("POST", "/checkout", &body);
-    match idempotency::claim(&app.db, customer.id, &key, &fingerprint).await {
-        Ok(Claim::New) => {}
-        Ok(Claim::Replay(reply)) => return idempotency::replay(reply),
-        Err(problem) => return problem.into_response(),
-    }
-    let reply = place_order(&app, &customer, &key, &headers, &body)
-        .await
-        .unwrap_or_else(Reply::from);
-    idempotency::finish(&app.db, customer.id, key, &reply).await;
-    reply.into_response()
+    // A checkout, once its key is claimed, runs to its end on a task of its
+    // own: a client that hangs up must not leave the key claimed or the
+    // stock reserved by a pending order.
+    let task = tokio::spawn(async move {
+        let fingerprint = idempotency::fingerprint("POST", "/checkout", &body);
+        match idempotency::claim(&app.db, customer.id, &key, &fingerprint).await {
+            Ok(Claim::New) => {}
+            Ok(Claim::Replay(reply)) => return idempotency::replay(reply),
+            Err(problem) => return problem.into_response(),
+        }
+        let reply = place_order(&app, &customer, &key, &headers, &body)
+            .await
+            .unwrap_or_else(Reply::from);
+        idempotency::finish(&app.db, customer.id, key, &reply).await;
+        reply.into_response()
+    });
+    task.await
+        .unwrap_or_else(|_| Problem::internal().into_response())
 }
 
 /// The checkout proper, once the key is claimed: the key's answer.
