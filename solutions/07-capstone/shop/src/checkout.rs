@@ -245,7 +245,7 @@ fn reserve(
     }
     if let Some(code) = &code {
         tx.execute(
-            "UPDATE discount_codes SET uses = uses + 1 WHERE code = ?1",
+            "UPDATE discount_codes SET reserved = reserved + 1 WHERE code = ?1",
             [code],
         )?;
     }
@@ -274,6 +274,12 @@ fn confirm(
         [order_id],
     )?;
     let paid = record_event(tx, order_id, "paid")?;
+    // The reserved use of the code becomes a use: the order is paid.
+    tx.execute(
+        "UPDATE discount_codes SET reserved = reserved - 1, uses = uses + 1
+         WHERE code = (SELECT discount_code FROM orders WHERE id = ?1)",
+        [order_id],
+    )?;
     tx.execute(
         "DELETE FROM cart_items WHERE customer_id = ?1",
         [customer_id],
@@ -317,7 +323,7 @@ fn release(
     }
     if let Some(code) = &reservation.code {
         tx.execute(
-            "UPDATE discount_codes SET uses = uses - 1 WHERE code = ?1",
+            "UPDATE discount_codes SET reserved = reserved - 1 WHERE code = ?1",
             [code],
         )?;
     }

@@ -47,7 +47,10 @@ CREATE TABLE IF NOT EXISTS discount_codes (
     amount_off_cents INTEGER,
     expires_at_ms    INTEGER,
     max_uses         INTEGER,
-    uses             INTEGER NOT NULL DEFAULT 0
+    -- paid orders that used the code
+    uses             INTEGER NOT NULL DEFAULT 0,
+    -- checkouts holding a use while their payment runs
+    reserved         INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS cart_items (
     customer_id INTEGER NOT NULL REFERENCES customers (id),

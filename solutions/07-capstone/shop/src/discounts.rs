@@ -35,10 +35,15 @@ pub struct DiscountCode {
     /// The expiry as Unix milliseconds, for comparing.
     #[serde(skip)]
     pub expires_at_ms: Option<i64>,
+    /// Uses held by checkouts whose payment runs: they count against
+    /// `max_uses`, so that concurrent checkouts never use a code too often.
+    #[serde(skip)]
+    pub reserved: i64,
 }
 
 impl DiscountCode {
-    const COLUMNS: &str = "code, percent_off, amount_off_cents, expires_at_ms, max_uses, uses";
+    const COLUMNS: &str =
+        "code, percent_off, amount_off_cents, expires_at_ms, max_uses, uses, reserved";
 
     fn from_row(row: &Row<'_>) -> rusqlite::Result<DiscountCode> {
         let expires_at_ms: Option<i64> = row.get(3)?;
@@ -49,6 +54,7 @@ impl DiscountCode {
             expires_at: expires_at_ms.map(rfc3339),
             max_uses: row.get(4)?,
             uses: row.get(5)?,
+            reserved: row.get(6)?,
             expires_at_ms,
         })
     }
@@ -66,7 +72,10 @@ impl DiscountCode {
     pub fn refusal(&self, now_ms: i64) -> Option<&'static str> {
         if self.expires_at_ms.is_some_and(|expires| now_ms >= expires) {
             Some("expired")
-        } else if self.max_uses.is_some_and(|max| self.uses >= max) {
+        } else if self
+            .max_uses
+            .is_some_and(|max| self.uses + self.reserved >= max)
+        {
             Some("used_up")
         } else {
             None
