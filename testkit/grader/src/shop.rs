@@ -160,7 +160,9 @@ pub enum Start {
 impl Shop {
     /// Starts the shop and waits for its announcement.
     pub fn start(launch: &Launch, timeout: Duration) -> Result<Start, Failure> {
-        let mut command = Command::new(&launch.binary);
+        // Absolute: the shop runs in its binary's folder.
+        let binary = std::path::absolute(&launch.binary).unwrap_or_else(|_| launch.binary.clone());
+        let mut command = Command::new(&binary);
         command
             .env_clear()
             .envs(inherited())
@@ -168,7 +170,7 @@ impl Shop {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if let Some(dir) = launch.binary.parent() {
+        if let Some(dir) = binary.parent() {
             command.current_dir(dir);
         }
         let mut child = command.spawn().map_err(|error| {
