@@ -708,6 +708,23 @@ fn expect_replay(first: &Reply, again: &Reply, hint: &str) -> Result<(), Failure
         .hint(hint.to_string()))
 }
 
+/// The hint, on a failure about the order's money only.
+fn money_hint(failure: Failure, hint: String) -> Failure {
+    let about_money = [
+        "discount_cents",
+        "total_cents",
+        "subtotal_cents",
+        "cents, the order's total",
+    ]
+    .iter()
+    .any(|word| failure.verdict.contains(word));
+    if about_money {
+        failure.hint(hint)
+    } else {
+        failure
+    }
+}
+
 /// A percent discount, in integer cents.
 fn percent_of(subtotal: i64, percent: i64) -> i64 {
     subtotal * percent / 100
@@ -848,7 +865,7 @@ async fn percent_codes_round_down(ctx: &mut Ctx) -> Result<(), Failure> {
         pay(ctx, &account, &lines, Some((&code, discount)))
             .await
             .map_err(|f| {
-                f.hint(format!(
+                money_hint(f, format!(
                     "{percent} % of {subtotal} cents is {} cents, rounded down to {discount}: compute subtotal_cents * percent_off / 100 in integers, once, on the subtotal (no floats, no rounding per line)",
                     subtotal as f64 * percent as f64 / 100.0
                 ))
@@ -890,7 +907,7 @@ async fn fixed_codes_take_their_amount_off(ctx: &mut Ctx) -> Result<(), Failure>
     pay(ctx, &account, &lines, Some((&code, amount)))
         .await
         .map_err(|f| {
-            f.hint(format!(
+            money_hint(f, format!(
                 "a fixed code takes amount_off_cents ({amount}) off the subtotal ({subtotal}): total {}",
                 subtotal - amount
             ))
@@ -918,7 +935,7 @@ async fn a_code_above_the_subtotal_makes_a_free_order_without_the_gateway(
     let (reply, _) = pay(ctx, &account, &[(&product, quantity)], Some((&code, subtotal)))
         .await
         .map_err(|f| {
-            f.hint(format!(
+            money_hint(f, format!(
                 "a fixed code of {amount} cents on a subtotal of {subtotal}: the discount is the smaller ({subtotal}), the total 0, paid without the gateway"
             ))
         })?;

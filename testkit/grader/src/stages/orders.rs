@@ -234,6 +234,8 @@ fn without_id(body: &Value, id: i64) -> Value {
         Value::Object(members) => Value::Object(
             members
                 .iter()
+                // `instance` is not checked (it may hold the query string).
+                .filter(|(name, _)| name.as_str() != "instance")
                 .map(|(name, value)| {
                     let value = match value {
                         Value::String(text) => Value::String(replace(text)),
