@@ -317,7 +317,7 @@ async fn play(ctx: &mut Ctx, mut round: Round) -> Result<Round, Failure> {
                     allowed,
                 );
                 if status >= 500 {
-                    failure = failure.hint("under load SQLite answers `database is locked` to a writer that finds the lock taken: set a busy timeout of several seconds on every connection (and keep the gateway call out of the write transaction)");
+                    failure = failure.hint("a 5xx under load is most often SQLite's `database is locked` (set a busy timeout of several seconds on every connection, and keep the gateway call out of the write transaction), or a constraint such as `stock >= 0` hit by two checkouts that both took the same stock (check and take it in one write transaction)");
                 } else if status == 402 {
                     failure = failure.hint("this buyer's card always charges: the gateway answered 201 (a shop that mixes up concurrent checkouts' answers?)");
                 }
@@ -458,19 +458,32 @@ async fn never_oversells(ctx: &mut Ctx, round: &Round) -> Result<(), Failure> {
     let sold: i64 = round.created().map(|(b, _)| b.quantity).sum();
     let created = round.created().count();
     ensure!(
-        left >= 0 && left + sold == round.stock,
-        reply.fail(
-            format!(
-                "the {} round: the stock went from {} to {left}, but the {created} orders made took {sold}",
-                round.name, round.stock
-            ),
-            format!("a stock of {} − {sold} = {}", round.stock, round.stock - sold),
-        )
-        .hint(if left < 0 || left + sold < round.stock {
-            "two checkouts read the same stock and both took it: check and take the stock in one statement (UPDATE products SET stock = stock - ?1 WHERE id = ?2 AND stock >= ?1, and look at the rows changed) inside the order's transaction, or take the write lock first (BEGIN IMMEDIATE)"
-        } else {
-            "stock went missing without an order: a refused or failed checkout must give back all it took (one transaction, rolled back)"
-        })
+        left >= 0 && sold <= round.stock,
+        reply
+            .fail(
+                format!(
+                    "the {} round oversold: its {created} orders took {sold} of a stock of {}",
+                    round.name, round.stock
+                ),
+                format!("orders for at most {} in all, and a stock never below 0", round.stock),
+            )
+            .hint("two checkouts read the same stock and both took it: check and take the stock in one write transaction (BEGIN IMMEDIATE, or UPDATE products SET stock = stock - ?1 WHERE id = ?2 AND stock >= ?1 and look at the rows changed)")
+    );
+    ensure!(
+        left + sold == round.stock,
+        reply
+            .fail(
+                format!(
+                    "the {} round: the stock went from {} to {left}, but the {created} orders made took {sold}",
+                    round.name, round.stock
+                ),
+                format!("a stock of {} − {sold} = {}", round.stock, round.stock - sold),
+            )
+            .hint(if left + sold < round.stock {
+                "stock went missing without an order: a refused or failed checkout must give back all it took (one transaction, rolled back)"
+            } else {
+                "an order was made without taking its stock: take it in the transaction that makes the order"
+            })
     );
     if round.code.is_none() {
         // Declines may hold stock for a moment: the refusals are not
