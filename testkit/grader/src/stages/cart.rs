@@ -267,16 +267,64 @@ pub(crate) fn expect_cart(
     expected: &Value,
     verdict: &str,
 ) -> Result<(), Failure> {
+    let shape = cart_shape(cart);
     ensure!(
-        cart_shape(cart) == *expected,
+        shape == *expected,
         reply
             .fail(
-                format!("{}: {verdict}", reply.sent.line()),
+                format!(
+                    "{}: {verdict}: {}",
+                    reply.sent.line(),
+                    cart_difference(&shape, expected)
+                ),
                 format!("200 OK, a cart holding (at least) {expected}"),
             )
             .hint("`items` in ascending product_id order, each with the product's current price_cents, line_total_cents = quantity × price_cents, subtotal_cents their sum")
     );
     Ok(())
+}
+
+/// What first differs between two carts (both in `cart_shape`).
+fn cart_difference(actual: &Value, expected: &Value) -> String {
+    let (Some(items), Some(wanted)) = (actual["items"].as_array(), expected["items"].as_array())
+    else {
+        return "`items` is not an array".into();
+    };
+    let ids =
+        |items: &[Value]| -> Vec<Value> { items.iter().map(|i| i["product_id"].clone()).collect() };
+    let (got_ids, wanted_ids) = (ids(items), ids(wanted));
+    if got_ids != wanted_ids {
+        let mut sorted = got_ids.clone();
+        sorted.sort_by_key(|v| v.as_i64());
+        let mut wanted_sorted = wanted_ids.clone();
+        wanted_sorted.sort_by_key(|v| v.as_i64());
+        if sorted == wanted_sorted {
+            return format!(
+                "the lines come in product_id order {}, expected {}",
+                json!(got_ids),
+                json!(wanted_ids)
+            );
+        }
+        return format!(
+            "the lines are for products {}, expected {}",
+            json!(got_ids),
+            json!(wanted_ids)
+        );
+    }
+    for (item, want) in items.iter().zip(wanted) {
+        for member in ["quantity", "price_cents", "line_total_cents", "sku", "name"] {
+            if item[member] != want[member] {
+                return format!(
+                    "product {}'s `{member}` is {}, expected {}",
+                    want["product_id"], item[member], want[member]
+                );
+            }
+        }
+    }
+    format!(
+        "`subtotal_cents` is {}, expected {}",
+        actual["subtotal_cents"], expected["subtotal_cents"]
+    )
 }
 
 /// Reads the cart and compares it with the lines.
