@@ -434,9 +434,11 @@ async fn grade_async(options: &Options) -> Report {
 /// The seed of one stage's inputs: the run's seed and the stage's name.
 fn stage_seed(seed: u64, stage: &str) -> u64 {
     // FNV-1a: stable across platforms and Rust versions, unlike `Hash`.
-    stage.bytes().fold(0xcbf2_9ce4_8422_2325 ^ seed, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    stage
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325 ^ seed, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 fn all_scenarios(verdict: impl Fn(&str) -> Verdict) -> Vec<ScenarioResult> {

@@ -125,7 +125,8 @@ impl Rng {
     pub fn password(&mut self) -> String {
         let mut password = self.alnum(12);
         for _ in 0..self.range(4, 12) {
-            password.push_str(*self.pick(NON_ASCII));
+            let letter = *self.pick(NON_ASCII);
+            password.push_str(letter);
         }
         password
     }

@@ -85,60 +85,6 @@ pub async fn run(name: &str, ctx: &mut Ctx, stage: &mut Stage) -> Result<(), Sto
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The checker sorts results by the short name: no two scenarios share one.
-    #[test]
-    fn scenario_names_are_unique_across_stages() {
-        let mut seen = std::collections::BTreeSet::new();
-        for stage in STAGES {
-            assert!(
-                !stage.scenarios.is_empty(),
-                "{} has no scenario",
-                stage.name
-            );
-            for name in stage.scenarios {
-                assert!(seen.insert(*name), "two scenarios are called {name}");
-            }
-        }
-    }
-
-    /// The checker's `--stage` knows the stages from the exercise's manifest.
-    #[test]
-    fn the_exercise_manifest_lists_the_stages_in_order() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../lessons/07-capstone/shop/exercise.toml"
-        );
-        let manifest: toml::Table =
-            toml::from_str(&std::fs::read_to_string(path).expect("the manifest")).expect("TOML");
-        let listed: Vec<&str> = manifest["stages"]
-            .as_array()
-            .expect("a `stages` list")
-            .iter()
-            .filter_map(|v| v.as_str())
-            .collect();
-        let stages: Vec<&str> = STAGES.iter().map(|s| s.name).collect();
-        assert_eq!(listed, stages, "exercise.toml's `stages` must be the grader's");
-    }
-
-    /// The capstone's test file is the one the grader's stages make.
-    #[test]
-    fn the_capstone_test_file_lists_every_scenario_in_order() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../lessons/07-capstone/shop/tests/capstone.rs"
-        );
-        let text = std::fs::read_to_string(path).expect("the capstone's test file");
-        assert!(
-            text == test_file(),
-            "the capstone's test file is not the grader's scenarios: run `cargo run -q -p grader --example test_file > lessons/07-capstone/shop/tests/capstone.rs`"
-        );
-    }
-}
-
 /// The capstone's test file: one libtest test per scenario, in order.
 pub fn test_file() -> String {
     let mut text = String::from(
@@ -185,4 +131,61 @@ fn scenario(stage: &str, name: &str) {
         text.push_str("}\n");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checker sorts results by the short name: no two scenarios share one.
+    #[test]
+    fn scenario_names_are_unique_across_stages() {
+        let mut seen = std::collections::BTreeSet::new();
+        for stage in STAGES {
+            assert!(
+                !stage.scenarios.is_empty(),
+                "{} has no scenario",
+                stage.name
+            );
+            for name in stage.scenarios {
+                assert!(seen.insert(*name), "two scenarios are called {name}");
+            }
+        }
+    }
+
+    /// The checker's `--stage` knows the stages from the exercise's manifest.
+    #[test]
+    fn the_exercise_manifest_lists_the_stages_in_order() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../lessons/07-capstone/shop/exercise.toml"
+        );
+        let manifest: toml::Table =
+            toml::from_str(&std::fs::read_to_string(path).expect("the manifest")).expect("TOML");
+        let listed: Vec<&str> = manifest["stages"]
+            .as_array()
+            .expect("a `stages` list")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let stages: Vec<&str> = STAGES.iter().map(|s| s.name).collect();
+        assert_eq!(
+            listed, stages,
+            "exercise.toml's `stages` must be the grader's"
+        );
+    }
+
+    /// The capstone's test file is the one the grader's stages make.
+    #[test]
+    fn the_capstone_test_file_lists_every_scenario_in_order() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../lessons/07-capstone/shop/tests/capstone.rs"
+        );
+        let text = std::fs::read_to_string(path).expect("the capstone's test file");
+        assert!(
+            text == test_file(),
+            "the capstone's test file is not the grader's scenarios: run `cargo run -q -p grader --example test_file > lessons/07-capstone/shop/tests/capstone.rs`"
+        );
+    }
 }
