@@ -512,7 +512,9 @@ pub(crate) async fn shopper(
     let mut quantities = Vec::new();
     for _ in 0..count {
         let price = ctx.rng.price();
-        let stock = ctx.rng.range(10, 60);
+        // Room for two checkouts of the largest quantity (1 to 9): a
+        // scenario buys the same cart twice.
+        let stock = ctx.rng.range(20, 60);
         products.push(new_product(ctx, &marker, price, stock).await?);
         quantities.push(ctx.rng.range(1, 9));
     }
