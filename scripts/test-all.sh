@@ -24,6 +24,9 @@ step "The checker's own tests, and the testkit's"
 cargo test --package checker --locked
 cargo test --package testkit --lib --locked
 
+step "The capstone's grader: its own tests, and broken shops caught where they break"
+cargo test --package grader --locked
+
 step "Manifests agree with the files (checker dev check)"
 cargo run --quiet --locked --package checker -- dev check
 

@@ -278,6 +278,12 @@ pub fn listening(start: Start, launch: &Launch) -> Result<Shop, Failure> {
         .expected("the line `listening on http://127.0.0.1:PORT` on standard output, then it keeps running")
         .actual(format!("it exited; the last it wrote:\n{}", output.last_words(15)))
         .hint(replay)),
+        Start::Silent(output) if output.announced_on_stderr() => Err(Failure::new(
+            "the shop announced that it listens on standard error, not on standard output",
+        )
+        .expected("the line `listening on http://127.0.0.1:PORT` on standard output")
+        .actual(format!("on standard error:\n{}", output.last_words(15)))
+        .hint(format!("print it with `println!` (a log macro or `eprintln!` writes to standard error, which the grader only keeps for messages); {replay}"))),
         Start::Silent(output) => Err(Failure::new(format!(
             "the shop never announced that it listens ({} s)",
             shop::ANNOUNCE_TIMEOUT.as_secs()

@@ -76,6 +76,13 @@ impl Output {
         text
     }
 
+    /// Whether standard error holds an announcement (that belonged on
+    /// standard output).
+    pub fn announced_on_stderr(&self) -> bool {
+        let inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        inner.stderr.iter().any(|line| line.contains(ANNOUNCEMENT))
+    }
+
     pub fn stderr_text(&self) -> String {
         let inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
         inner.stderr.join("\n")
@@ -315,15 +322,36 @@ fn read_lines(
         match reader.read_until(b'\n', &mut buffer) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
-                let line = String::from_utf8_lossy(&buffer)
-                    .trim_end_matches(['\n', '\r'])
-                    .to_string();
+                let line =
+                    strip_ansi(String::from_utf8_lossy(&buffer).trim_end_matches(['\n', '\r']));
                 output.push(stderr, line.clone());
                 // Nobody listens once the announcement was read: fine.
                 let _ = sender.send((stderr, line));
             }
         }
     }
+}
+
+/// A line without terminal colour codes (`ESC [ ... m`): a logger that
+/// colours its output everywhere would fill messages with them.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.clone().next() == Some('[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// What the shop keeps of the grader's environment: enough to run, nothing
@@ -371,6 +399,15 @@ pub fn database_path(dir: &Path, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_codes_are_taken_out_of_lines() {
+        assert_eq!(
+            strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m ready"),
+            "2026  INFO ready"
+        );
+        assert_eq!(strip_ansi("plain"), "plain");
+    }
 
     #[test]
     fn only_an_exact_announcement_gives_the_url() {
