@@ -86,10 +86,13 @@ fn all_files(workbook: &Workbook, dir: &Path, files: &mut Vec<PathBuf>) {
 fn shared_files(workbook: &Workbook) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let testkit = Path::new(SHARED_TEST_DIR);
-    if workbook.path(testkit.join("Cargo.toml")).is_file() {
-        files.push(testkit.join("Cargo.toml"));
+    // The testkit, and the capstone's grader inside it: both grade.
+    for package in [testkit.to_path_buf(), testkit.join("grader")] {
+        if workbook.path(package.join("Cargo.toml")).is_file() {
+            files.push(package.join("Cargo.toml"));
+        }
+        rust_files(workbook, &package.join("src"), &mut files);
     }
-    rust_files(workbook, &testkit.join("src"), &mut files);
     files.extend(
         WORKSPACE_FILES
             .iter()

@@ -326,6 +326,7 @@ mod tests {
             timeout_secs: 60,
             package: "production-deploy".into(),
             solution_package: "production-deploy-solution".into(),
+            stages: Vec::new(),
         }
     }
 
