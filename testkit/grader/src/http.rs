@@ -221,13 +221,19 @@ impl Call {
             ))
             .request(sent.curl())
             .hint("a request that never finishes is often a lock held across an `.await`, or a blocking call (SQLite, argon2) on the async runtime")),
-            Err(error) => Err(Failure::new(format!(
-                "the shop did not answer {}: {}",
-                sent.line(),
-                cause(&error)
-            ))
-            .request(sent.curl())
-            .hint("did the shop crash? Its last words are in the grader's notes; run it yourself with the command shown to see")),
+            Err(error) => {
+                // The cause's wording depends on when the connection went
+                // (reset, closed, refused); the verdict says what it means.
+                let verdict = if error.is_connect() {
+                    format!("the shop refused the connection for {}", sent.line())
+                } else {
+                    format!("the shop closed the connection without answering {}", sent.line())
+                };
+                Err(Failure::new(verdict)
+                    .request(sent.curl())
+                    .actual(cause(&error))
+                    .hint("did the shop crash? If so, a note below says how it ended and what it wrote last"))
+            }
         }
     }
 }

@@ -214,6 +214,17 @@ fn grade(name: &str) {
         seed: SEED,
         stage: None,
     });
+    // Whatever happened, the grader killed every shop it started.
+    let survivors = Command::new("pgrep")
+        .arg("-f")
+        .arg(binary)
+        .output()
+        .expect("pgrep runs");
+    assert!(
+        survivors.stdout.is_empty(),
+        "fixture {name}: a shop outlived the grading (pids {})",
+        String::from_utf8_lossy(&survivors.stdout).trim()
+    );
     let failed = report
         .first_failure()
         .unwrap_or_else(|| panic!("fixture {name} ({}) passed every scenario", fixture.breaks));
