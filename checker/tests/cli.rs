@@ -619,7 +619,8 @@ fn stage_and_seed_are_refused_for_an_exercise_without_stages() {
     let run = workbook.checker(&["check", "--all", "--seed", "7"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.starts_with("error: --seed is for one black-box exercise"),
+        run.stderr
+            .starts_with("error: --seed is for one black-box exercise"),
         "{}",
         run.stderr
     );

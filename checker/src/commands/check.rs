@@ -35,9 +35,15 @@ impl Blackbox {
         if !self.asked() {
             return Ok(());
         }
-        let flag = if self.stage.is_some() { "--stage" } else { "--seed" };
+        let flag = if self.stage.is_some() {
+            "--stage"
+        } else {
+            "--seed"
+        };
         let [exercise] = exercises else {
-            anyhow::bail!("{flag} is for one black-box exercise: name it, e.g. `cargo checker check capstone {flag} ...`");
+            anyhow::bail!(
+                "{flag} is for one black-box exercise: name it, e.g. `cargo checker check capstone {flag} ...`"
+            );
         };
         if exercise.stages.is_empty() {
             anyhow::bail!(

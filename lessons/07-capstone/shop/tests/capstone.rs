@@ -100,12 +100,18 @@ mod accounts {
 
     #[test]
     fn wrong_password_and_unknown_email_are_identical_401s() {
-        scenario("accounts", "wrong_password_and_unknown_email_are_identical_401s");
+        scenario(
+            "accounts",
+            "wrong_password_and_unknown_email_are_identical_401s",
+        );
     }
 
     #[test]
     fn me_without_a_valid_token_is_401_with_www_authenticate() {
-        scenario("accounts", "me_without_a_valid_token_is_401_with_www_authenticate");
+        scenario(
+            "accounts",
+            "me_without_a_valid_token_is_401_with_www_authenticate",
+        );
     }
 
     #[test]
@@ -124,7 +130,10 @@ mod admin {
 
     #[test]
     fn admin_routes_are_401_anonymous_and_403_for_customers() {
-        scenario("admin", "admin_routes_are_401_anonymous_and_403_for_customers");
+        scenario(
+            "admin",
+            "admin_routes_are_401_anonymous_and_403_for_customers",
+        );
     }
 
     #[test]
@@ -233,7 +242,10 @@ mod catalogue {
 
     #[test]
     fn like_wildcards_and_non_ascii_in_q_are_plain_text() {
-        scenario("catalogue", "like_wildcards_and_non_ascii_in_q_are_plain_text");
+        scenario(
+            "catalogue",
+            "like_wildcards_and_non_ascii_in_q_are_plain_text",
+        );
     }
 
     #[test]
@@ -258,7 +270,10 @@ mod catalogue {
 
     #[test]
     fn a_walk_sees_new_products_once_and_ignores_updates() {
-        scenario("catalogue", "a_walk_sees_new_products_once_and_ignores_updates");
+        scenario(
+            "catalogue",
+            "a_walk_sees_new_products_once_and_ignores_updates",
+        );
     }
 }
 
@@ -326,7 +341,10 @@ mod checkout {
 
     #[test]
     fn a_code_above_the_subtotal_makes_a_free_order_without_the_gateway() {
-        scenario("checkout", "a_code_above_the_subtotal_makes_a_free_order_without_the_gateway");
+        scenario(
+            "checkout",
+            "a_code_above_the_subtotal_makes_a_free_order_without_the_gateway",
+        );
     }
 
     #[test]
@@ -346,7 +364,10 @@ mod checkout {
 
     #[test]
     fn idempotency_keys_are_1_to_255_visible_characters() {
-        scenario("checkout", "idempotency_keys_are_1_to_255_visible_characters");
+        scenario(
+            "checkout",
+            "idempotency_keys_are_1_to_255_visible_characters",
+        );
     }
 
     #[test]
@@ -356,7 +377,10 @@ mod checkout {
 
     #[test]
     fn a_refused_checkout_replays_its_refusal_after_a_restock() {
-        scenario("checkout", "a_refused_checkout_replays_its_refusal_after_a_restock");
+        scenario(
+            "checkout",
+            "a_refused_checkout_replays_its_refusal_after_a_restock",
+        );
     }
 
     #[test]
@@ -371,12 +395,18 @@ mod checkout {
 
     #[test]
     fn an_unavailable_gateway_is_502_after_three_attempts() {
-        scenario("checkout", "an_unavailable_gateway_is_502_after_three_attempts");
+        scenario(
+            "checkout",
+            "an_unavailable_gateway_is_502_after_three_attempts",
+        );
     }
 
     #[test]
     fn a_silent_gateway_is_504_and_a_retry_reuses_the_gateway_key() {
-        scenario("checkout", "a_silent_gateway_is_504_and_a_retry_reuses_the_gateway_key");
+        scenario(
+            "checkout",
+            "a_silent_gateway_is_504_and_a_retry_reuses_the_gateway_key",
+        );
     }
 
     #[test]
@@ -424,7 +454,10 @@ mod live {
 
     #[test]
     fn event_stream_replays_pending_then_paid_and_stays_open() {
-        scenario("live", "event_stream_replays_pending_then_paid_and_stays_open");
+        scenario(
+            "live",
+            "event_stream_replays_pending_then_paid_and_stays_open",
+        );
     }
 
     #[test]
@@ -487,7 +520,10 @@ mod attacks {
 
     #[test]
     fn injection_leaves_catalogue_and_accounts_as_they_were() {
-        scenario("attacks", "injection_leaves_catalogue_and_accounts_as_they_were");
+        scenario(
+            "attacks",
+            "injection_leaves_catalogue_and_accounts_as_they_were",
+        );
     }
 
     #[test]
@@ -497,12 +533,18 @@ mod attacks {
 
     #[test]
     fn injection_in_login_email_and_discount_code_is_refused() {
-        scenario("attacks", "injection_in_login_email_and_discount_code_is_refused");
+        scenario(
+            "attacks",
+            "injection_in_login_email_and_discount_code_is_refused",
+        );
     }
 
     #[test]
     fn another_customers_order_is_404_like_a_missing_one() {
-        scenario("attacks", "another_customers_order_is_404_like_a_missing_one");
+        scenario(
+            "attacks",
+            "another_customers_order_is_404_like_a_missing_one",
+        );
     }
 
     #[test]
