@@ -123,9 +123,18 @@ fn scenario(stage: &str, name: &str) {
             stage.name
         ));
         for name in stage.scenarios {
+            // As rustfmt lays a call out: on one line while its arguments
+            // fit in 60 columns (`fn_call_width`), one per line beyond.
+            let call = if stage.name.len() + name.len() + 6 > 60 {
+                format!(
+                    "scenario(\n            \"{}\",\n            \"{name}\",\n        );",
+                    stage.name
+                )
+            } else {
+                format!("scenario(\"{}\", \"{name}\");", stage.name)
+            };
             text.push_str(&format!(
-                "\n    #[test]\n    fn {name}() {{\n        scenario(\"{}\", \"{name}\");\n    }}\n",
-                stage.name
+                "\n    #[test]\n    fn {name}() {{\n        {call}\n    }}\n"
             ));
         }
         text.push_str("}\n");
