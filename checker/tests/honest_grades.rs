@@ -372,6 +372,20 @@ fn a_result_from_modified_tests_scores_zero_and_is_marked_in_every_format() {
     assert_eq!(document["summary"]["exercises_done"], 0);
     assert_eq!(document["summary"]["tests_passed"], 0);
     assert_eq!(document["summary"]["percent"], 0.0);
+    // Tests that passed against edited tests pass nothing: Exercism's
+    // `error`, with why.
+    for result in exercise(&document, "cheats/honest")["tests"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(result["status"], "error", "{result:#}");
+        assert!(
+            result["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("not graded")),
+            "{result:#}"
+        );
+    }
     let junit = workbook
         .run(&["check", "cheats/honest", "--format", "junit"])
         .stdout;
