@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result, bail};
 
 use super::Context;
 use crate::UsageError;
-use crate::manifest::{BOOK_SRC_DIR, LESSON_FILE, LESSONS_DIR, SOLUTIONS_DIR, Workbook};
+use crate::manifest::{BOOK_SRC_DIR, LESSON_FILE, LESSONS_DIR, Lesson, SOLUTIONS_DIR, Workbook};
 
 mod edits;
 mod templates;
@@ -33,6 +33,12 @@ pub fn exercise(
             "no lesson is called `{lesson_id}`: `cargo checker list` shows every lesson, and `cargo checker dev new lesson {lesson_id}` makes a new one"
         )));
     };
+    if !is_own(lesson) {
+        bail!(UsageError(format!(
+            "lesson `{lesson_id}` lives outside the workbook ({}, a [[lessons]] entry in workbook.toml): `dev new` scaffolds the workbook's own lessons only; copy one of its exercises instead",
+            lesson.dir.display()
+        )));
+    }
     let id = format!("{lesson_id}/{name}");
     if workbook.exercise(&id).is_some() {
         bail!(UsageError(format!(
@@ -159,7 +165,11 @@ pub fn lesson(context: &Context, name: &str, title: Option<&str>) -> Result<Exit
             .chain([dir.as_path(), &Path::new(SOLUTIONS_DIR).join(&folder)]),
     )?;
     let summary_path = Path::new(BOOK_SRC_DIR).join("SUMMARY.md");
-    let after = workbook.lessons.last().map(|last| last.book.as_str());
+    let after = workbook
+        .lessons
+        .iter()
+        .rfind(|lesson| is_own(lesson))
+        .map(|last| last.book.as_str());
     let summary = edits::summary_with_chapter(
         &read(workbook, &summary_path).unwrap_or_default(),
         after,
@@ -207,11 +217,18 @@ fn check_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether the lesson is one of the workbook's own, under `lessons/` with
+/// its pages in `book/src` (not an instructor's `[[lessons]]` folder).
+fn is_own(lesson: &Lesson) -> bool {
+    lesson.dir.starts_with(LESSONS_DIR) && lesson.book_dir == Path::new(BOOK_SRC_DIR)
+}
+
 /// One more than the highest lesson folder's number (`07-capstone` -> 8).
 fn next_lesson_number(workbook: &Workbook) -> u32 {
     workbook
         .lessons
         .iter()
+        .filter(|lesson| is_own(lesson))
         .filter_map(|lesson| {
             let folder = lesson.dir.file_name()?.to_string_lossy().into_owned();
             folder.split('-').next()?.parse::<u32>().ok()
