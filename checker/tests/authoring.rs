@@ -10,6 +10,20 @@ use std::process::Command;
 use insta::assert_snapshot;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/workbook");
+const GUIDE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../book/src/instructor/adding-a-lesson.md"
+);
+
+/// The guide shows `command` printing `output`, as it really does.
+fn assert_in_guide(command: &str, output: &str) {
+    let guide = std::fs::read_to_string(GUIDE).expect("the instructor guide");
+    let transcript = format!("$ cargo checker {command}\n{output}");
+    assert!(
+        guide.contains(&transcript),
+        "the guide's \"Adding an exercise in five minutes\" shows other output than the checker's; put this in {GUIDE}:\n{transcript}"
+    );
+}
 
 struct Workbook {
     dir: tempfile::TempDir,
@@ -90,6 +104,8 @@ fn adding_an_exercise_in_five_minutes() {
     let new = workbook.checker(&["dev", "new", "exercise", "basics", "shout"]);
     assert_eq!(new.code, 0, "dev new exercise failed:\n{}", new.stderr);
     assert_snapshot!("dev_new_exercise", new.stdout);
+    let created = new.stdout.split("\nNext").next().unwrap_or_default();
+    assert_in_guide("dev new exercise basics shout", created);
     assert_snapshot!(
         "dev_new_exercise_starter",
         workbook.read("lessons/01-basics/shout/src/lib.rs")
@@ -128,6 +144,7 @@ fn adding_an_exercise_in_five_minutes() {
     // 2. `dev check` passes at once.
     let check = workbook.checker(&["dev", "check"]);
     assert_eq!(check.code, 0, "dev check failed:\n{}", check.stdout);
+    assert_in_guide("dev check", &check.stdout);
 
     // 3. `dev verify` reports the starter failing and the solution failing too.
     let unwritten = workbook.checker(&["dev", "verify", "basics/shout"]);
@@ -137,6 +154,7 @@ fn adding_an_exercise_in_five_minutes() {
         unwritten.stdout, unwritten.stderr
     );
     assert_snapshot!("dev_verify_an_unwritten_solution", unwritten.stdout);
+    assert_in_guide("dev verify basics/shout", &unwritten.stdout);
 
     // 4. Write the solution: `dev verify` passes.
     workbook.write(
@@ -169,6 +187,8 @@ fn a_new_lesson_and_its_first_exercise_pass_dev_check() {
     ]);
     assert_eq!(new.code, 0, "dev new lesson failed:\n{}", new.stderr);
     assert_snapshot!("dev_new_lesson", new.stdout);
+    let created = new.stdout.split("\nNext").next().unwrap_or_default();
+    assert_in_guide("dev new lesson extras --title \"Extra practice\"", created);
     assert_snapshot!(
         "dev_new_lesson_manifest",
         workbook.read("lessons/02-extras/lesson.toml")
