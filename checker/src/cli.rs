@@ -113,7 +113,9 @@ pub enum Command {
     /// the learner's edited files; everything else (tests, manifests, testkit, build
     /// settings, this checker) is yours. Builds start from a warm build of the starters made
     /// once; tests run in a PID namespace of their own where Linux allows it. Writes one JSON
-    /// report per learner (the format of `check --format json`), and JUnit XML with --junit.
+    /// report per learner (the format of `check --format json`, saying what was graded: the
+    /// learner's commit, this checkout's, the time, and a digest of each exercise's tests;
+    /// schema: book/src/instructor/report.schema.json), and JUnit XML with --junit.
     /// Edited files that use what tampering needs (process::exit, current_exe, ...) are
     /// flagged for review, not marked down.
     Grade {
