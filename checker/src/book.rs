@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::manifest::{BOOK_SRC_DIR, Exercise, Workbook};
+use crate::manifest::{Exercise, Workbook};
 
 /// The mdBook the book is written for (the project's test command installs
 /// the same).
@@ -33,7 +33,7 @@ pub fn section(workbook: &Workbook, exercise: &Exercise) -> PathBuf {
 /// Whether the rendered book has the section: an external lesson's pages
 /// are not part of it (`book/src` is the workbook's).
 pub fn renders(exercise: &Exercise) -> bool {
-    exercise.book_dir == Path::new(BOOK_SRC_DIR)
+    !exercise.is_external()
 }
 
 /// The section's page in the rendered book.

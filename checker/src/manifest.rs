@@ -233,6 +233,12 @@ impl Workbook {
 }
 
 impl Exercise {
+    /// Whether the exercise comes from a `[[lessons]]` folder of
+    /// workbook.toml rather than the workbook's own `lessons/`.
+    pub fn is_external(&self) -> bool {
+        !self.dir.starts_with(LESSONS_DIR)
+    }
+
     /// Where the section is to be read, as shown to the learner: a path
     /// from the root (`book/src/server/hello.md`), or a web address when an
     /// external lesson keeps its pages online.

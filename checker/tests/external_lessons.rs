@@ -5,6 +5,9 @@
 
 mod common;
 use common::copy_tree;
+#[path = "common/git.rs"]
+#[allow(dead_code)] // `commit_all` commits everything; one test here excludes a folder first
+mod git;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,9 +16,12 @@ use insta::assert_snapshot;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/workbook");
 
-/// A temporary folder holding `workbook/` (the fixture) and `course/`.
+/// A temporary folder holding `workbook/` (the fixture) and `course/`
+/// beside it (or, for one test, `workbook/courses/my-course/` inside it).
 struct Setup {
     dir: tempfile::TempDir,
+    /// Where the course lies, relative to the temporary folder.
+    course: &'static str,
 }
 
 struct Run {
@@ -41,17 +47,28 @@ impl Setup {
     }
 
     fn without_entry() -> Setup {
+        Setup::with_course_at("course")
+    }
+
+    fn with_course_at(course: &'static str) -> Setup {
         let dir = tempfile::tempdir().expect("a temporary folder");
         copy_tree(Path::new(FIXTURE), &dir.path().join("workbook"));
-        let setup = Setup { dir };
+        let setup = Setup { dir, course };
         setup.write_course_lesson("01-shop", "shop");
         setup
     }
 
     /// One lesson with one exercise, `cart`, whose starter fails with `todo!`.
     fn write_course_lesson(&self, folder: &str, id: &str) {
-        let lesson = format!("course/lessons/{folder}");
-        let solution = format!("course/solutions/{folder}/cart");
+        let course = self.course;
+        let lesson = format!("{course}/lessons/{folder}");
+        let solution = format!("{course}/solutions/{folder}/cart");
+        // Below the workbook's folder cargo finds the workspace by itself.
+        let workspace = if course.starts_with("workbook/") {
+            ""
+        } else {
+            "workspace = \"../../../../workbook\"\n"
+        };
         self.write(
             &format!("{lesson}/lesson.toml"),
             &format!(
@@ -69,7 +86,7 @@ impl Setup {
             self.write(
                 &format!("{dir}/Cargo.toml"),
                 &format!(
-                    "[package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition.workspace = true\npublish.workspace = true\nworkspace = \"../../../../workbook\"\n\n[lib]\ntest = false\ndoctest = false\n"
+                    "[package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition.workspace = true\npublish.workspace = true\n{workspace}\n[lib]\ntest = false\ndoctest = false\n"
                 ),
             );
         }
@@ -95,10 +112,10 @@ impl Setup {
             ),
         );
         self.write(
-            &format!("course/book/{id}/index.md"),
+            &format!("{course}/book/{id}/index.md"),
             "# A shop of my own\n",
         );
-        self.write(&format!("course/book/{id}/cart.md"), "# A cart\n");
+        self.write(&format!("{course}/book/{id}/cart.md"), "# A cart\n");
     }
 
     fn path(&self, relative: &str) -> PathBuf {
@@ -281,4 +298,54 @@ fn a_course_crate_cargo_cannot_build_says_which_line_to_add() {
     assert_eq!(run.code, 2);
     assert_snapshot!(run.stderr, @r#"error: ../course/solutions/01-shop/cart/Cargo.toml: add `workspace = "../../../../workbook"` under [package]: the crate lies outside the workbook's folder, so cargo cannot find the workspace by itself
 "#);
+}
+
+#[test]
+fn a_course_inside_the_workbooks_folder_unknown_to_its_git_is_graded_by_its_record() {
+    let setup = Setup::with_course_at("workbook/courses/my-course");
+    setup.append(
+        "workbook/workbook.toml",
+        "\n[[lessons]]\npath = \"courses/my-course/lessons\"\n",
+    );
+    setup.replace(
+        "workbook/Cargo.toml",
+        MEMBERS,
+        r#"members = ["lessons/*/*", "solutions/*/*", "courses/my-course/lessons/*/*", "courses/my-course/solutions/*/*"]"#,
+    );
+    setup.lock();
+    assert_eq!(setup.checker(&["dev", "checksums"]).code, 0);
+    // The instructor's copy of the workbook commits the two lines (and the
+    // records); its repository never sees the course folder.
+    let workbook = setup.path("workbook");
+    git::git(&workbook, &["init", "-q"]);
+    setup.write("workbook/.git/info/exclude", "/courses/\n");
+    git::git(&workbook, &["add", "-A"]);
+    git::git(&workbook, &["commit", "-qm", "workbook"]);
+
+    // The first command records the workbook's commit as the baseline; the
+    // course's files, new to that repository, are no tampering: the course's
+    // tests.sha256 is what vouches for them.
+    let run = setup.checker(&["check", "shop/cart"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("0 of 2 tests pass"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Edit courses/my-course/lessons/01-shop/cart/src/lib.rs · read courses/my-course/book/shop/cart.md"),
+        "{}",
+        run.stdout
+    );
+
+    setup.replace(
+        "workbook/courses/my-course/lessons/01-shop/cart/tests/cart.rs",
+        "cost == 5",
+        "cost == cost",
+    );
+    let run = setup.checker(&["check", "shop/cart"]);
+    assert!(
+        run.stdout.contains(
+            "files that grade it are not as the workbook gave them (courses/my-course/lessons/01-shop/cart/tests/cart.rs)"
+        ),
+        "{}",
+        run.stdout
+    );
 }
