@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::manifest::{BOOK_SRC_DIR, Exercise, Workbook};
+use crate::manifest::{Exercise, Workbook};
 
 /// The mdBook the book is written for (the project's test command installs
 /// the same).
@@ -25,9 +25,15 @@ const SOURCES: [&str; 4] = [
     "book/book.toml",
 ];
 
-/// The section's Markdown file.
+/// The section's Markdown file (an external lesson's is in its own folder).
 pub fn section(workbook: &Workbook, exercise: &Exercise) -> PathBuf {
-    workbook.path(BOOK_SRC_DIR).join(&exercise.book)
+    workbook.path(&exercise.book_dir).join(&exercise.book)
+}
+
+/// Whether the rendered book has the section: an external lesson's pages
+/// are not part of it (`book/src` is the workbook's).
+pub fn renders(exercise: &Exercise) -> bool {
+    !exercise.is_external()
 }
 
 /// The section's page in the rendered book.
@@ -39,6 +45,12 @@ pub fn page(workbook: &Workbook, exercise: &Exercise) -> PathBuf {
 
 /// The section as Markdown, every `{{#include}}` replaced by what it shows.
 pub fn section_text(workbook: &Workbook, exercise: &Exercise) -> Result<String> {
+    if crate::manifest::is_web_address(&exercise.book) {
+        return Ok(format!(
+            "{}'s section is on the web: {}\n",
+            exercise.id, exercise.book
+        ));
+    }
     let path = section(workbook, exercise);
     let text = fs::read_to_string(&path)
         .with_context(|| format!("cannot read the book section {}", path.display()))?;

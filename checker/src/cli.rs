@@ -113,7 +113,9 @@ pub enum Command {
     /// the learner's edited files; everything else (tests, manifests, testkit, build
     /// settings, this checker) is yours. Builds start from a warm build of the starters made
     /// once; tests run in a PID namespace of their own where Linux allows it. Writes one JSON
-    /// report per learner (the format of `check --format json`), and JUnit XML with --junit.
+    /// report per learner (the format of `check --format json`, saying what was graded: the
+    /// learner's commit, this checkout's, the time, and a digest of each exercise's tests;
+    /// schema: book/src/instructor/report.schema.json), and JUnit XML with --junit.
     /// Edited files that use what tampering needs (process::exit, current_exe, ...) are
     /// flagged for review, not marked down.
     Grade {
@@ -158,6 +160,40 @@ pub enum DevCommand {
     Check,
     /// Record the SHA-256 of every lesson's test files in its tests.sha256 (after changing tests).
     Checksums,
+    /// Scaffold a new lesson or exercise: every file it needs, so that `dev check` passes at once.
+    #[command(subcommand)]
+    New(NewCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NewCommand {
+    /// Make lesson NAME: its folder (numbered after the last lesson), lesson.toml, book chapter,
+    /// SUMMARY.md entry and tests.sha256.
+    Lesson {
+        /// The lesson's id: lowercase letters, digits, `-` and `_`, starting with a letter.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The lesson's title (default: from NAME).
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Make exercise NAME in LESSON: starter (with a goal-only TODO), a test with a
+    /// verdict-first message, exercise.toml with hint placeholders, the solution crate, the
+    /// book section with the starter copy it includes, the SUMMARY.md entry and checksums.
+    ///
+    /// The Cargo.toml copies the dependency list of the lesson's first exercise. The solution
+    /// is the starter on purpose: `dev verify` reports it failing until you write the real one.
+    Exercise {
+        /// The lesson's id (`cargo checker list` shows them).
+        #[arg(value_name = "LESSON")]
+        lesson: String,
+        /// The exercise's name: lowercase letters, digits, `-` and `_`, starting with a letter.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The exercise's title (default: from NAME).
+        #[arg(long)]
+        title: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@ pub mod book;
 pub mod check;
 mod dev_check;
 mod dev_checksums;
+mod dev_new;
 mod dev_verify;
 mod grade;
 pub mod hint;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, DevCommand};
+use crate::cli::{Cli, Command, DevCommand, NewCommand};
 use crate::manifest::{Exercise, Workbook};
 use crate::progress::{Progress, Store};
 
@@ -140,6 +141,14 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         }
         Some(Command::Dev(DevCommand::Check)) => dev_check::run(&context),
         Some(Command::Dev(DevCommand::Checksums)) => dev_checksums::run(&context),
+        Some(Command::Dev(DevCommand::New(NewCommand::Lesson { name, title }))) => {
+            dev_new::lesson(&context, &name, title.as_deref())
+        }
+        Some(Command::Dev(DevCommand::New(NewCommand::Exercise {
+            lesson,
+            name,
+            title,
+        }))) => dev_new::exercise(&context, &lesson, &name, title.as_deref()),
         Some(Command::Completions { .. }) => unreachable!("answered before the workbook is read"),
     }
 }

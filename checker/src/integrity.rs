@@ -22,6 +22,9 @@ pub use record::{SUMS_FILE, render};
 /// knows) from that commit, or new.
 pub fn modified(workbook: &Workbook, exercise: &Exercise, baseline: Option<&str>) -> Vec<PathBuf> {
     let mut files = record::modified(workbook, exercise);
+    // The workbook's history knows nothing of an instructor's own lessons
+    // (their folder is another repository, or none): their record is the witness.
+    let baseline = baseline.filter(|_| !exercise.is_external());
     if let Some(changed) = baseline.and_then(|commit| baseline::changed(workbook, exercise, commit))
     {
         files.extend(changed);

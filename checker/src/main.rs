@@ -10,6 +10,7 @@ mod integrity;
 mod manifest;
 mod outcome;
 mod progress;
+mod provenance;
 mod render;
 mod run;
 mod term;

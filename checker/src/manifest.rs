@@ -1,12 +1,16 @@
 //! The workbook described as data: `workbook.toml` at the root, a
 //! `lesson.toml` per lesson folder under `lessons/`, an `exercise.toml` per
 //! exercise folder. Adding a lesson means adding a folder, never code.
+//! `[[lessons]]` entries in `workbook.toml` add an instructor's own lessons
+//! from folders outside `lessons/` (see `external`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+
+mod external;
 
 pub const WORKBOOK_FILE: &str = "workbook.toml";
 pub const LESSON_FILE: &str = "lesson.toml";
@@ -37,8 +41,11 @@ pub struct Lesson {
     pub title: String,
     /// The lesson folder, relative to the root (`lessons/01-server`).
     pub dir: PathBuf,
-    /// The chapter, relative to `book/src`.
+    /// The chapter, relative to `book_dir`.
     pub book: String,
+    /// The folder `book` paths are relative to, relative to the root:
+    /// `book/src`, or an external lesson's own `book/` folder.
+    pub book_dir: PathBuf,
     pub exercises: Vec<Exercise>,
 }
 
@@ -56,8 +63,10 @@ pub struct Exercise {
     pub edit: Vec<PathBuf>,
     /// Test files that grade the exercise, relative to the exercise folder.
     pub tests: Vec<PathBuf>,
-    /// The book section, relative to `book/src`.
+    /// The book section, relative to `book_dir`.
     pub book: String,
+    /// `book/src`, or an external lesson's own `book/` folder (see [`Lesson::book_dir`]).
+    pub book_dir: PathBuf,
     pub hints: Vec<String>,
     pub timeout_secs: u64,
     /// The cargo package names of the starter and of the solution.
@@ -73,6 +82,8 @@ pub struct Exercise {
 struct WorkbookFile {
     title: String,
     timeout: Option<u64>,
+    #[serde(default)]
+    lessons: Vec<external::LessonsEntry>,
 }
 
 #[derive(Deserialize)]
@@ -125,23 +136,19 @@ impl Workbook {
         let manifest = root.join(WORKBOOK_FILE);
         let file: WorkbookFile = read_toml(&manifest)?;
         let timeout_secs = check_timeout(file.timeout, &manifest)?.unwrap_or(DEFAULT_TIMEOUT_SECS);
-        let mut lesson_dirs = Vec::new();
-        let lessons_root = root.join(LESSONS_DIR);
-        let entries = fs::read_dir(&lessons_root).with_context(|| {
-            format!("cannot read the lessons folder {}", lessons_root.display())
-        })?;
-        for entry in entries {
-            let path = entry?.path();
-            if path.join(LESSON_FILE).is_file() {
-                lesson_dirs.push(path);
-            }
+        let own = Source {
+            lessons: PathBuf::from(LESSONS_DIR),
+            solutions: PathBuf::from(SOLUTIONS_DIR),
+            book: PathBuf::from(BOOK_SRC_DIR),
+        };
+        let mut lessons = own.load(root, timeout_secs)?;
+        // An instructor's own lessons come after the workbook's, entry by entry.
+        for entry in &file.lessons {
+            let source = external::source(root, entry, &manifest)?;
+            let found = source.load(root, timeout_secs)?;
+            external::require_members(root, &found)?;
+            lessons.extend(found);
         }
-        // Folder names start with a number (`01-server`): sorting them keeps the order.
-        lesson_dirs.sort();
-        let lessons = lesson_dirs
-            .iter()
-            .map(|dir| load_lesson(root, dir, timeout_secs))
-            .collect::<Result<Vec<_>>>()?;
         let workbook = Workbook {
             root: root.to_path_buf(),
             title: file.title,
@@ -218,12 +225,69 @@ impl Workbook {
         }
     }
 
+    /// `relative` under the root; `..` resolved, so that a path into an
+    /// external folder compares equal to the paths cargo reports.
     pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
-        self.root.join(relative)
+        normalize(&self.root.join(relative))
     }
 }
 
-fn load_lesson(root: &Path, dir: &Path, default_timeout: u64) -> Result<Lesson> {
+impl Exercise {
+    /// Whether the exercise comes from a `[[lessons]]` folder of
+    /// workbook.toml rather than the workbook's own `lessons/`.
+    pub fn is_external(&self) -> bool {
+        !self.dir.starts_with(LESSONS_DIR)
+    }
+
+    /// Where the section is to be read, as shown to the learner: a path
+    /// from the root (`book/src/server/hello.md`), or a web address when an
+    /// external lesson keeps its pages online.
+    pub fn book_page(&self) -> String {
+        if is_web_address(&self.book) {
+            return self.book.clone();
+        }
+        slashed(&self.book_dir.join(&self.book))
+    }
+}
+
+/// An external lesson may keep its pages on the web (`book = "https://..."`):
+/// nothing in the workbook can check or render them.
+pub fn is_web_address(book: &str) -> bool {
+    book.starts_with("https://") || book.starts_with("http://")
+}
+
+/// Where one set of lessons lives, each folder relative to the root (or
+/// absolute, outside it): the workbook's own, or a `[[lessons]]` entry's.
+pub(crate) struct Source {
+    pub lessons: PathBuf,
+    pub solutions: PathBuf,
+    pub book: PathBuf,
+}
+
+impl Source {
+    /// The lessons of the source, in order of their folder names.
+    fn load(&self, root: &Path, timeout_secs: u64) -> Result<Vec<Lesson>> {
+        let mut lesson_dirs = Vec::new();
+        let lessons_root = normalize(&root.join(&self.lessons));
+        let entries = fs::read_dir(&lessons_root).with_context(|| {
+            format!("cannot read the lessons folder {}", lessons_root.display())
+        })?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.join(LESSON_FILE).is_file() {
+                lesson_dirs.push(path);
+            }
+        }
+        // Folder names start with a number (`01-server`): sorting them keeps the order.
+        lesson_dirs.sort();
+        lesson_dirs
+            .iter()
+            .map(|dir| load_lesson(root, self, dir, timeout_secs))
+            .collect()
+    }
+}
+
+fn load_lesson(root: &Path, source: &Source, dir: &Path, default_timeout: u64) -> Result<Lesson> {
     let manifest = dir.join(LESSON_FILE);
     let file: LessonFile = read_toml(&manifest)?;
     check_id(&file.id, &manifest)?;
@@ -246,21 +310,24 @@ fn load_lesson(root: &Path, dir: &Path, default_timeout: u64) -> Result<Lesson> 
                 relative(root, &exercise_dir.join(EXERCISE_FILE)).display()
             );
         }
-        let solution_dir = PathBuf::from(SOLUTIONS_DIR).join(&lesson_folder).join(name);
-        exercises.push(load_exercise(
+        let solution_dir = source.solutions.join(&lesson_folder).join(name);
+        let mut exercise = load_exercise(
             root,
             &file.id,
             name,
             &exercise_dir,
             solution_dir,
             default_timeout,
-        )?);
+        )?;
+        exercise.book_dir = source.book.clone();
+        exercises.push(exercise);
     }
     Ok(Lesson {
         id: file.id,
         title: file.title,
         dir: rel_dir,
         book: file.book,
+        book_dir: source.book.clone(),
         exercises,
     })
 }
@@ -297,6 +364,7 @@ fn load_exercise(
             .tests
             .unwrap_or_else(|| vec![PathBuf::from(format!("tests/{name}.rs"))]),
         book: file.book.unwrap_or_else(|| format!("{lesson}/{name}.md")),
+        book_dir: PathBuf::from(BOOK_SRC_DIR),
         hints: file.hints,
         timeout_secs: timeout.unwrap_or(default_timeout),
         package,
@@ -353,8 +421,55 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
+/// `path` from the root: `lessons/01-server`, or for a folder beside the
+/// workbook `../course/lessons/01-shop`, so that what is shown and recorded
+/// (tests.sha256) does not depend on where the two are checked out.
 pub fn relative(root: &Path, path: &Path) -> PathBuf {
-    path.strip_prefix(root).unwrap_or(path).to_path_buf()
+    let root = normalize(root);
+    let path = normalize(path);
+    if let Ok(inside) = path.strip_prefix(&root) {
+        return inside.to_path_buf();
+    }
+    let common = root
+        .components()
+        .zip(path.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // Nothing in common but the file system's root: an absolute path says it better.
+    if common <= 1 || !path.is_absolute() {
+        return path;
+    }
+    let mut out = PathBuf::new();
+    for _ in root.components().skip(common) {
+        out.push("..");
+    }
+    out.extend(path.components().skip(common));
+    out
+}
+
+/// Resolves `.` and `..` without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // Above the file system's root is the root.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+pub fn slashed(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
 }
 
 #[cfg(test)]

@@ -70,6 +70,10 @@ pub struct Failure {
     /// It failed only because another test did (a pass that a hang kept
     /// libtest from confirming): never the first failure to show.
     pub secondary: bool,
+    /// The test never gave a verdict of its own: it was stopped, its binary
+    /// crashed or exited, or libtest never confirmed its pass. Exercism's
+    /// `error`, where a panic or a returned error is a `fail`.
+    pub unreported: bool,
 }
 
 impl Outcome {
@@ -99,6 +103,21 @@ impl Outcome {
     pub fn settle(&mut self) {
         if !self.tests_modified.is_empty() {
             self.status = Status::Modified;
+        }
+    }
+
+    /// A test's status as Exercism's test-runner interface names it: `pass`,
+    /// `fail` (it ran and failed), or `error` (it gave no verdict of its own,
+    /// or the exercise's tests were modified, so no verdict counts).
+    pub fn test_status(&self, test: &TestResult) -> &'static str {
+        if self.status == Status::Modified {
+            "error"
+        } else if test.passed {
+            "pass"
+        } else if test.failure.as_ref().is_some_and(|f| f.unreported) {
+            "error"
+        } else {
+            "fail"
         }
     }
 
@@ -143,5 +162,52 @@ impl Flag {
             "review: {}:{} uses `{}`: {}",
             self.file, self.line, self.pattern, self.why
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test(passed: bool, unreported: bool) -> TestResult {
+        TestResult {
+            name: "t".into(),
+            passed,
+            failure: (!passed).then(|| Failure {
+                message: "m".into(),
+                location: None,
+                output: String::new(),
+                secondary: false,
+                unreported,
+            }),
+        }
+    }
+
+    fn outcome(status: Status) -> Outcome {
+        Outcome {
+            id: "l/e".into(),
+            status,
+            tests: Vec::new(),
+            compile_errors: Vec::new(),
+            notes: Vec::new(),
+            tests_modified: Vec::new(),
+            review: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn test_statuses_are_exercisms_pass_fail_and_error() {
+        let failed = outcome(Status::Failed);
+        assert_eq!(failed.test_status(&test(true, false)), "pass");
+        assert_eq!(failed.test_status(&test(false, false)), "fail");
+        assert_eq!(failed.test_status(&test(false, true)), "error");
+    }
+
+    #[test]
+    fn no_test_of_a_modified_exercise_passes() {
+        let modified = outcome(Status::Modified);
+        assert_eq!(modified.test_status(&test(true, false)), "error");
+        assert_eq!(modified.test_status(&test(false, false)), "error");
     }
 }

@@ -553,6 +553,7 @@ impl<'a> Runner<'a> {
                     location: None,
                     output: String::new(),
                     secondary: run.exit == Exit::TimedOut,
+                    unreported: true,
                 });
             }
         }

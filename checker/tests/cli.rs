@@ -77,9 +77,19 @@ impl Workbook {
             .replace(&self.root().display().to_string(), "[ROOT]");
         let mut out = String::new();
         for line in text.lines() {
-            // Numbers become 0 so that JSON stays JSON.
-            out.push_str(&redact_numbers_after(
+            // Numbers become 0 so that JSON stays JSON; the time, the
+            // checker's version and commits (null in an unversioned copy,
+            // but a copy may land inside a repository) become placeholders.
+            let line = redact_strings_after(
                 line,
+                &[
+                    ("\"generated_at\": \"", "[TIMESTAMP]"),
+                    ("\"version\": \"", "[VERSION]"),
+                    ("\"commit\": \"", "[COMMIT]"),
+                ],
+            );
+            out.push_str(&redact_numbers_after(
+                &line,
                 &["\"elapsed_ms\": ", "time=\"", "broken-"],
             ));
             out.push('\n');
@@ -100,6 +110,20 @@ impl Workbook {
     fn progress(&self) -> serde_json::Value {
         serde_json::from_str(&self.read(".workbook-progress.json")).expect("progress is JSON")
     }
+}
+
+/// Replaces the rest of a JSON string that starts with a marker.
+fn redact_strings_after(line: &str, markers: &[(&str, &str)]) -> String {
+    let mut line = line.to_string();
+    for (marker, placeholder) in markers {
+        if let Some(found) = line.find(marker) {
+            let start = found + marker.len();
+            if let Some(length) = line[start..].find('"') {
+                line.replace_range(start..start + length, placeholder);
+            }
+        }
+    }
+    line
 }
 
 fn redact_numbers_after(line: &str, markers: &[&str]) -> String {

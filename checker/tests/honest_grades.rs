@@ -372,6 +372,20 @@ fn a_result_from_modified_tests_scores_zero_and_is_marked_in_every_format() {
     assert_eq!(document["summary"]["exercises_done"], 0);
     assert_eq!(document["summary"]["tests_passed"], 0);
     assert_eq!(document["summary"]["percent"], 0.0);
+    // Tests that passed against edited tests pass nothing: Exercism's
+    // `error`, with why.
+    for result in exercise(&document, "cheats/honest")["tests"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(result["status"], "error", "{result:#}");
+        assert!(
+            result["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("not graded")),
+            "{result:#}"
+        );
+    }
     let junit = workbook
         .run(&["check", "cheats/honest", "--format", "junit"])
         .stdout;
@@ -503,11 +517,27 @@ fn grade_trusts_nothing_of_a_learners_tree_but_the_edited_files_and_flags_tamper
             String::from_utf8_lossy(&left.stdout)
         );
     }
+    let learner_head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&learner.root)
+        .output()
+        .unwrap();
+    let learner_head = String::from_utf8(learner_head.stdout).unwrap();
     for name in ["workbook", "workbook-2"] {
         let report: Value = serde_json::from_str(
             &std::fs::read_to_string(out.path().join(format!("{name}.json"))).unwrap(),
         )
         .unwrap();
+        // The folder and its clone are one commit; only the clone is known
+        // to be exactly that commit (git status does not run in a folder
+        // handed in).
+        assert_eq!(report["learner"]["commit"], learner_head.trim(), "{name}");
+        let clean = if name == "workbook" {
+            Value::Null
+        } else {
+            Value::Bool(false)
+        };
+        assert_eq!(report["learner"]["uncommitted_changes"], clean, "{name}");
         for id in [
             "cheats/honest",
             "cheats/replaces",

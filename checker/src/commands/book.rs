@@ -40,6 +40,14 @@ pub fn open(
     install: bool,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<PathBuf> {
+    if !book::renders(exercise) {
+        // An instructor's own lesson: its page is theirs, outside the book.
+        anyhow::bail!(
+            "{} is not in the workbook's book; its section is {}",
+            exercise.id,
+            exercise.book_page()
+        );
+    }
     let mdbook = match book::mdbook() {
         Some(mdbook) => mdbook,
         None if !install => anyhow::bail!(NOT_INSTALLED),

@@ -10,6 +10,7 @@ use crate::cli::CheckFormat;
 use crate::integrity;
 use crate::manifest::Exercise;
 use crate::outcome::{Outcome, Status};
+use crate::provenance::{self, Kind, Provenance};
 use crate::render;
 use crate::run::{self, Job, Runner};
 
@@ -122,7 +123,15 @@ pub fn run(
                 render::text::outcomes(&context.workbook, &progress, &exercises, &outcomes)
             );
         }
-        CheckFormat::Json => println!("{}", render::json::check(&exercises, &outcomes)),
+        CheckFormat::Json => {
+            let provenance = Provenance::of_workbook(Kind::Check, &context.workbook.root);
+            let digests = provenance::digests(&context.workbook, exercises.iter().copied());
+            let graded = render::json::Graded {
+                provenance: &provenance,
+                digests: &digests,
+            };
+            println!("{}", render::json::check(&graded, &exercises, &outcomes));
+        }
         CheckFormat::Junit => print!(
             "{}",
             render::junit::check(&context.workbook, &exercises, &outcomes)

@@ -13,11 +13,12 @@ use anyhow::Result;
 use super::Context;
 use crate::integrity;
 use crate::manifest::{
-    BOOK_SRC_DIR, EXERCISE_FILE, LESSON_FILE, LESSONS_DIR, SOLUTIONS_DIR, Workbook,
+    BOOK_SRC_DIR, EXERCISE_FILE, LESSON_FILE, LESSONS_DIR, SOLUTIONS_DIR, Workbook, is_web_address,
+    normalize,
 };
 use crate::term;
 
-mod listings;
+pub(super) mod listings;
 mod messages;
 
 /// Fewer hints than this and a stuck learner has nowhere to go but the answer.
@@ -58,8 +59,9 @@ fn check_exercises(workbook: &Workbook, problems: &mut Vec<String>) {
         fs::read_to_string(workbook.path(BOOK_SRC_DIR).join("SUMMARY.md")).unwrap_or_default();
     let mut packages = HashSet::new();
     for lesson in &workbook.lessons {
-        let chapter = Path::new(BOOK_SRC_DIR).join(&lesson.book);
-        if !workbook.path(&chapter).is_file() {
+        let chapter = lesson.book_dir.join(&lesson.book);
+        // An external lesson's pages may live on the web, out of our sight.
+        if !is_web_address(&lesson.book) && !workbook.path(&chapter).is_file() {
             problems.push(format!(
                 "lesson {}: its chapter {} does not exist",
                 lesson.id,
@@ -94,13 +96,16 @@ fn check_exercises(workbook: &Workbook, problems: &mut Vec<String>) {
             );
             check_solution_test(workbook, exercise, test, problems);
         }
-        let section = Path::new(BOOK_SRC_DIR).join(&exercise.book);
-        if !workbook.path(&section).is_file() {
+        let section = exercise.book_dir.join(&exercise.book);
+        let in_book = exercise.book_dir == Path::new(BOOK_SRC_DIR);
+        if is_web_address(&exercise.book) {
+            // An external lesson's page on the web: nothing here to check.
+        } else if !workbook.path(&section).is_file() {
             problems.push(format!(
                 "{id}: its book section {} does not exist",
                 section.display()
             ));
-        } else if !summary.contains(&format!("({})", exercise.book)) {
+        } else if in_book && !summary.contains(&format!("({})", exercise.book)) {
             problems.push(format!(
                 "{id}: its book section {} is not listed in SUMMARY.md",
                 exercise.book
@@ -289,21 +294,45 @@ fn check_solution_test(
     }
 }
 
+/// The folders holding a lesson's folder and its solutions' folder:
+/// `lessons` and `solutions`, or an external folder's pair beside each other.
+fn bases(lesson: &crate::manifest::Lesson) -> [PathBuf; 2] {
+    let lessons = lesson
+        .dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let solutions = lessons
+        .parent()
+        .map(|base| base.join(SOLUTIONS_DIR))
+        .unwrap_or_else(|| PathBuf::from(SOLUTIONS_DIR));
+    [lessons, solutions]
+}
+
 fn check_stray_folders(workbook: &Workbook, problems: &mut Vec<String>) {
-    let mut expected_lessons = BTreeSet::new();
+    // Per pair of base folders, the lesson folders expected in them.
+    let mut expected_lessons: std::collections::BTreeMap<[PathBuf; 2], BTreeSet<PathBuf>> = [(
+        [PathBuf::from(LESSONS_DIR), PathBuf::from(SOLUTIONS_DIR)],
+        BTreeSet::new(),
+    )]
+    .into();
     for lesson in &workbook.lessons {
         let folder = lesson
             .dir
             .file_name()
             .map(PathBuf::from)
             .unwrap_or_default();
-        expected_lessons.insert(folder.clone());
+        let bases = bases(lesson);
+        expected_lessons
+            .entry(bases.clone())
+            .or_default()
+            .insert(folder.clone());
         let exercises: BTreeSet<PathBuf> = lesson
             .exercises
             .iter()
             .filter_map(|e| e.dir.file_name().map(PathBuf::from))
             .collect();
-        for base in [Path::new(LESSONS_DIR), Path::new(SOLUTIONS_DIR)] {
+        for base in &bases {
             for entry in subfolders(&workbook.path(base.join(&folder))) {
                 if !exercises.contains(&entry) {
                     problems.push(format!(
@@ -316,13 +345,16 @@ fn check_stray_folders(workbook: &Workbook, problems: &mut Vec<String>) {
             }
         }
     }
-    for base in [LESSONS_DIR, SOLUTIONS_DIR] {
-        for entry in subfolders(&workbook.path(base)) {
-            if !expected_lessons.contains(&entry) {
-                problems.push(format!(
-                    "stray folder {}: it has no {LESSON_FILE} under {LESSONS_DIR}/",
-                    Path::new(base).join(&entry).display()
-                ));
+    for (bases, expected) in &expected_lessons {
+        for base in bases {
+            for entry in subfolders(&workbook.path(base)) {
+                if !expected.contains(&entry) {
+                    problems.push(format!(
+                        "stray folder {}: it has no {LESSON_FILE} under {}/",
+                        base.join(&entry).display(),
+                        bases[0].display()
+                    ));
+                }
             }
         }
     }
@@ -449,21 +481,6 @@ fn markdown_files(dir: &Path) -> Vec<PathBuf> {
     }
     files.sort();
     files
-}
-
-/// Resolves `.` and `..` without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

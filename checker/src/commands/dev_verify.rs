@@ -66,7 +66,24 @@ pub fn run(context: &Context, target: Option<&str>, timeout: Option<u64>) -> Res
             );
         } else {
             failed += 1;
-            println!("{} {}", term::fail_mark(), exercise.id.bold());
+            // The counts say at a glance which side is wrong (a new
+            // exercise's solution fails like its starter until written).
+            let compiled = ![&starter, &solution]
+                .iter()
+                .any(|outcome| outcome.status == Status::CompileError);
+            if compiled {
+                println!(
+                    "{} {} starter {}/{} · solution {}/{}",
+                    term::fail_mark(),
+                    format!("{:<28}", exercise.id).bold(),
+                    starter.tests_passed(),
+                    starter.tests_total(),
+                    solution.tests_passed(),
+                    solution.tests_total()
+                );
+            } else {
+                println!("{} {}", term::fail_mark(), exercise.id.bold());
+            }
             for problem in problems {
                 println!("    {problem}");
             }

@@ -26,6 +26,7 @@ use super::Context;
 use crate::integrity::review;
 use crate::manifest::{Exercise, Workbook};
 use crate::outcome::{Outcome, Status};
+use crate::provenance::{self, Kind, Provenance, Tree};
 use crate::render;
 use crate::run::seal::{self, Identity};
 use crate::run::{self, Job, Runner, sandbox::Sandbox};
@@ -76,6 +77,10 @@ pub fn run(context: &Context, request: Request) -> Result<ExitCode> {
     let mut stash = warm_up(context, &tree, &target, &warm, &ids, sandbox.clone())?;
     eprintln!("  ready in {:.1} s", started.elapsed().as_secs_f64());
     let instructor_sources = sources_digest(&instructor.root);
+    // What every learner is graded against, taken once: grading stops if
+    // the instructor's checkout changes (below).
+    let instructor_tree = Tree::of(&instructor.root);
+    let digests = provenance::digests(instructor, selected.iter().copied());
 
     let mut graded = 0;
     for learner in &learners {
@@ -112,7 +117,26 @@ pub fn run(context: &Context, request: Request) -> Result<ExitCode> {
                 instructor.root.display()
             );
         }
-        write_reports(&request, learner, &context.workbook, &exercises, &outcomes)?;
+        let provenance = Provenance {
+            kind: Kind::Grade,
+            generated_at: provenance::now(),
+            checker_commit: instructor_tree.commit.clone(),
+            learner_name: Some(learner.name.clone()),
+            learner: learner.tree.clone(),
+            instructor: Some(instructor_tree.clone()),
+        };
+        let head = render::json::Graded {
+            provenance: &provenance,
+            digests: &digests,
+        };
+        write_reports(
+            &request,
+            learner,
+            &head,
+            &context.workbook,
+            &exercises,
+            &outcomes,
+        )?;
         print_line(learner, &exercises, &outcomes, started.elapsed());
         graded += 1;
         if tampered.is_some() {
@@ -133,6 +157,8 @@ pub fn run(context: &Context, request: Request) -> Result<ExitCode> {
 struct Learner {
     name: String,
     root: PathBuf,
+    /// Its commit, as the report says it.
+    tree: Tree,
 }
 
 /// Folders are read where they are; anything else is a git repository to
@@ -168,8 +194,8 @@ fn resolve_learners(sources: &[String], work: &Path) -> Result<Vec<Learner>> {
             n += 1;
         }
         let path = Path::new(source);
-        let root = if path.is_dir() && !path.join("HEAD").is_file() {
-            path.to_path_buf()
+        let (root, tree) = if path.is_dir() && !path.join("HEAD").is_file() {
+            (path.to_path_buf(), Tree::commit_only(path))
         } else {
             let into = clones.join(&unique);
             if into.exists() {
@@ -197,9 +223,16 @@ fn resolve_learners(sources: &[String], work: &Path) -> Result<Vec<Learner>> {
                     String::from_utf8_lossy(&output.stderr).trim()
                 );
             }
-            into
+            // A fresh clone has no uncommitted changes.
+            let mut tree = Tree::commit_only(&into);
+            tree.uncommitted_changes = tree.commit.as_ref().map(|_| false);
+            (into, tree)
         };
-        learners.push(Learner { name: unique, root });
+        learners.push(Learner {
+            name: unique,
+            root,
+            tree,
+        });
     }
     Ok(learners)
 }
@@ -391,13 +424,14 @@ fn sources_digest(root: &Path) -> String {
 fn write_reports(
     request: &Request,
     learner: &Learner,
+    graded: &render::json::Graded,
     workbook: &Workbook,
     exercises: &[Exercise],
     outcomes: &[Outcome],
 ) -> Result<()> {
     let refs: Vec<&Exercise> = exercises.iter().collect();
     let json = request.out.join(format!("{}.json", learner.name));
-    fs::write(&json, render::json::check(&refs, outcomes) + "\n")
+    fs::write(&json, render::json::check(graded, &refs, outcomes) + "\n")
         .with_context(|| format!("cannot write {}", json.display()))?;
     if request.junit {
         let xml = request.out.join(format!("{}.xml", learner.name));

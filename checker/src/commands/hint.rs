@@ -12,8 +12,9 @@ pub fn run(context: &Context, id: Option<&str>) -> Result<ExitCode> {
     let exercise = context.exercise_or_current(id, &progress)?.clone();
     if exercise.hints.is_empty() {
         println!(
-            "{} has no hints. The book section book/src/{} explains it.",
-            exercise.id, exercise.book
+            "{} has no hints. The book section {} explains it.",
+            exercise.id,
+            exercise.book_page()
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -37,8 +38,8 @@ pub fn run(context: &Context, id: Option<&str>) -> Result<ExitCode> {
         println!("Run `cargo checker hint` again for the next one.");
     } else {
         println!(
-            "That was the last hint. The book section book/src/{} has the whole story.",
-            exercise.book
+            "That was the last hint. The book section {} has the whole story.",
+            exercise.book_page()
         );
     }
     Ok(ExitCode::SUCCESS)

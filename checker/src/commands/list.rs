@@ -30,7 +30,7 @@ pub fn run(context: &Context, format: ListFormat) -> Result<ExitCode> {
                         "tests_total": grade.tests_total,
                         "current": current.as_deref() == Some(exercise.id.as_str()),
                         "edit": exercise.edit,
-                        "book": format!("book/src/{}", exercise.book),
+                        "book": exercise.book_page(),
                     })
                 })
                 .collect();

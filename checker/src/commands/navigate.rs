@@ -56,7 +56,7 @@ fn move_to(context: &Context, exercise: &Exercise) -> Result<ExitCode> {
             crate::term::file_link(&context.workbook.root, file)
         );
     }
-    println!("  read  book/src/{}", exercise.book);
+    println!("  read  {}", exercise.book_page());
     println!("Then `cargo checker check`.");
     Ok(ExitCode::SUCCESS)
 }

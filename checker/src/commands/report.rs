@@ -9,6 +9,7 @@ use super::Context;
 use super::check;
 use crate::cli::ReportFormat;
 use crate::manifest::Exercise;
+use crate::provenance::{Kind, Provenance};
 use crate::render::report;
 use crate::run;
 
@@ -33,7 +34,10 @@ pub fn run(context: &Context, format: ReportFormat, verify: bool) -> Result<Exit
     let progress = context.store.load()?;
     let text = match format {
         ReportFormat::Text => report::text(&context.workbook, &progress, verify),
-        ReportFormat::Json => report::json(&context.workbook, &progress, verify) + "\n",
+        ReportFormat::Json => {
+            let provenance = Provenance::of_workbook(Kind::Report, &context.workbook.root);
+            report::json(&context.workbook, &progress, verify, &provenance) + "\n"
+        }
         ReportFormat::Markdown => report::markdown(&context.workbook, &progress, verify),
     };
     print!("{text}");

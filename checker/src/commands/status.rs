@@ -48,8 +48,8 @@ pub fn run(context: &Context) -> Result<ExitCode> {
         println!("  edit    {}", term::file_link(&workbook.root, file));
     }
     println!(
-        "  read    book/src/{} (`mdbook serve book` shows the whole book)",
-        exercise.book
+        "  read    {} (`mdbook serve book` shows the whole book)",
+        exercise.book_page()
     );
     println!();
     if grade.is_done() {

@@ -3,11 +3,12 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::grade::{Grade, Summary};
 use crate::manifest::{Lesson, Workbook};
 use crate::progress::Progress;
+use crate::provenance::{self, Provenance};
 use crate::term;
 
 fn lesson_summary(progress: &Progress, lesson: &Lesson) -> Summary {
@@ -100,7 +101,12 @@ fn row(out: &mut String, name: &str, summary: &Summary) {
     );
 }
 
-pub fn json(workbook: &Workbook, progress: &Progress, verified: bool) -> String {
+pub fn json(
+    workbook: &Workbook,
+    progress: &Progress,
+    verified: bool,
+    provenance: &Provenance,
+) -> String {
     let lessons: Vec<Value> = workbook
         .lessons
         .iter()
@@ -120,19 +126,26 @@ pub fn json(workbook: &Workbook, progress: &Progress, verified: bool) -> String 
                         "hints_shown": record.map_or(0, |r| r.hints_shown),
                         "tests_modified": record.is_some_and(|r| r.tests_modified),
                         "checked_at": record.map(|r| r.checked_at).filter(|t| *t > 0),
+                        "tests_digest": provenance::tests_digest(workbook, exercise),
                     })
                 })
                 .collect();
             json!({ "id": lesson.id, "title": lesson.title, "summary": lesson_summary(progress, lesson), "exercises": exercises })
         })
         .collect();
-    let document = json!({
-        "workbook": workbook.title,
-        // "recorded": repeated from the last checks; "verified": checked again now.
-        "source": if verified { "verified" } else { "recorded" },
-        "lessons": lessons,
-        "summary": overall(progress, workbook),
-    });
+    let mut document: Map<String, Value> = provenance
+        .fields()
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect();
+    document.insert("workbook".into(), json!(workbook.title));
+    // "recorded": repeated from the last checks; "verified": checked again now.
+    document.insert(
+        "source".into(),
+        json!(if verified { "verified" } else { "recorded" }),
+    );
+    document.insert("lessons".into(), json!(lessons));
+    document.insert("summary".into(), json!(overall(progress, workbook)));
     serde_json::to_string_pretty(&document).expect("JSON values always serialise")
 }
 

@@ -267,9 +267,9 @@ fn next_steps(out: &mut String, workbook: &Workbook, progress: &Progress, exerci
     let left = exercise.hints.len().saturating_sub(shown);
     let _ = writeln!(
         out,
-        "\nEdit {} · read book/src/{}",
+        "\nEdit {} · read {}",
         files.join(", "),
-        exercise.book
+        exercise.book_page()
     );
     if left > 0 {
         let _ = writeln!(
@@ -322,6 +322,7 @@ mod tests {
             solution_dir: PathBuf::from("solutions/06-production/deploy"),
             tests: vec![PathBuf::from("tests/deploy.rs")],
             book: "production/deploy.md".into(),
+            book_dir: PathBuf::from("book/src"),
             hints: Vec::new(),
             timeout_secs: 60,
             package: "production-deploy".into(),

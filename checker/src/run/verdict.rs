@@ -14,6 +14,7 @@ pub fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
             location: None,
             output: String::new(),
             secondary: false,
+            unreported: false,
         };
     };
     match captured.panic(name) {
@@ -30,6 +31,7 @@ pub fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
                 location: Some(panic.location).filter(|l| !l.starts_with("testkit/")),
                 output,
                 secondary: false,
+                unreported: false,
             }
         }
         None => Failure {
@@ -37,6 +39,7 @@ pub fn failure_of(report: &LibtestOutput, name: &str) -> Failure {
             location: None,
             output: captured.text(),
             secondary: false,
+            unreported: false,
         },
     }
 }
@@ -114,6 +117,7 @@ pub fn unfinished(exit: Exit, timeout: Duration) -> Failure {
         location: None,
         output: String::new(),
         secondary: false,
+        unreported: true,
     }
 }
 

@@ -358,8 +358,8 @@ impl App {
                     )
                 }
                 Err(error) => format!(
-                    "{error:#}. Read it in a terminal: `cargo checker book --print` (or book/src/{}).",
-                    exercise.book
+                    "{error:#}. Read it in a terminal: `cargo checker book --print` (or {}).",
+                    exercise.book_page()
                 ),
             };
             tell(&last);

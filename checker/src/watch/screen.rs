@@ -82,7 +82,7 @@ fn exercise(app: &App) -> Vec<String> {
     for file in &exercise.edit {
         lines.push(format!("  edit  {}", term::file_link(root, file)));
     }
-    lines.push(format!("  read  book/src/{}", exercise.book));
+    lines.push(format!("  read  {}", exercise.book_page()));
     lines.push(match &app.watching {
         Watching::Files => "  runs  on every save (r: now)".dimmed().to_string(),
         Watching::Manual => "  runs  when you press r".dimmed().to_string(),
