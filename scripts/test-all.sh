@@ -37,6 +37,13 @@ cargo test --package grader --locked
 step "Manifests agree with the files (checker dev check)"
 cargo run --quiet --locked --package checker -- dev check
 
+step "CI templates for learners' forks parse and name real commands (scripts/check-ci-templates.py)"
+if ! python3 -c 'import yaml' 2>/dev/null; then
+    echo "Installing PyYAML, once..."
+    python3 -m pip install --quiet pyyaml
+fi
+python3 scripts/check-ci-templates.py
+
 step "The book's transcripts are the real output (cargo test -p book-listings)"
 cargo test --package book-listings --locked
 
