@@ -135,6 +135,27 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", value_parser = timeout_secs)]
         timeout: Option<u64>,
     },
+    /// For instructors: make a class gradebook from learners' reports (`grade`'s
+    /// grades/NAME.json, or `report --format json` / `check --format json` output).
+    ///
+    /// Writes OUT/gradebook.csv, a row per learner (named by the report's learner, else
+    /// its file): `learner`, `percent`, `exercises_done`, `exercises_total`, then each
+    /// lesson's percentage followed by its exercises' scores (`server`, `server/hello`,
+    /// ...). Every score is a percentage, 0 to 100 with one decimal (an exercise: the share
+    /// of its tests that pass; a lesson: the mean of its exercises'), and an empty cell
+    /// means not in that learner's report. RFC 4180, ready for a spreadsheet or an LMS.
+    /// And OUT/gradebook.html, one page with no network and no files beside it: a
+    /// sortable, filterable table, each lesson's progress as bars (done, stuck, not
+    /// started) and the exercises most learners are stuck on (started, not done).
+    /// Needs no workbook.
+    Gradebook {
+        /// Report files, or folders of them (their *.json files, e.g. `grades/`).
+        #[arg(value_name = "REPORT", required = true)]
+        reports: Vec<PathBuf>,
+        /// Where to write gradebook.csv and gradebook.html.
+        #[arg(long, value_name = "DIR", default_value = "gradebook")]
+        out: PathBuf,
+    },
     /// Print shell completions for the checker (e.g. `cargo checker completions bash`).
     Completions {
         #[arg(value_enum)]

@@ -7,6 +7,7 @@ mod dev_checksums;
 mod dev_new;
 mod dev_verify;
 mod grade;
+pub mod gradebook;
 pub mod hint;
 mod list;
 mod navigate;
@@ -95,6 +96,10 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(Command::Gradebook { reports, out }) = cli.command {
+        // The reports say everything the gradebook shows: no workbook needed.
+        return gradebook::run(gradebook::Request { reports, out });
+    }
     let context = Context::open(cli.root, color)?;
     match cli.command {
         None => unreachable!("watch mode is opened by main"),
@@ -149,7 +154,9 @@ pub fn run(cli: Cli, color: bool) -> Result<ExitCode> {
             name,
             title,
         }))) => dev_new::exercise(&context, &lesson, &name, title.as_deref()),
-        Some(Command::Completions { .. }) => unreachable!("answered before the workbook is read"),
+        Some(Command::Completions { .. } | Command::Gradebook { .. }) => {
+            unreachable!("answered before the workbook is read")
+        }
     }
 }
 
