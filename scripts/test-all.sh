@@ -28,6 +28,13 @@ if ! command -v xmllint >/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get install -y libxml2-utils >/dev/null
 fi
+# Headless Chromium and chromedriver check the class gradebook's HTML page
+# (checker/tests/gradebook_browser.rs), which fails without them.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "Installing chromium and chromium-driver, once..."
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get install -y chromium chromium-driver >/dev/null
+fi
 cargo test --package checker --locked
 cargo test --package testkit --lib --locked
 
