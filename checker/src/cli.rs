@@ -144,10 +144,12 @@ pub enum Command {
     /// ...). Every score is a percentage, 0 to 100 with one decimal (an exercise: the share
     /// of its tests that pass; a lesson: the mean of its exercises'), and an empty cell
     /// means not in that learner's report. RFC 4180, ready for a spreadsheet or an LMS.
+    ///
     /// And OUT/gradebook.html, one page with no network and no files beside it: a
     /// sortable, filterable table, each lesson's progress as bars (done, stuck, not
     /// started) and the exercises most learners are stuck on (started, not done).
-    /// Needs no workbook.
+    ///
+    /// Needs no workbook. Guide: book/src/instructor/gradebook.md.
     Gradebook {
         /// Report files, or folders of them (their *.json files, e.g. `grades/`).
         #[arg(value_name = "REPORT", required = true)]

@@ -10,6 +10,10 @@ use std::process::Command;
 use serde_json::Value;
 
 const REPORTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gradebook");
+const GUIDE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../book/src/instructor/gradebook.md"
+);
 const SCHEMA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../book/src/instructor/report.schema.json"
@@ -77,6 +81,13 @@ fn a_folder_of_reports_makes_a_csv_and_a_page() {
     // RFC 4180 ends records with CRLF; the snapshot shows them as lines.
     assert!(csv.ends_with("\r\n") && !csv.replace("\r\n", "").contains('\n'));
     insta::assert_snapshot!("gradebook_csv", csv.replace("\r\n", "\n"));
+
+    // The guide shows this very file.
+    let guide = std::fs::read_to_string(GUIDE).unwrap();
+    assert!(
+        guide.contains(&csv.replace("\r\n", "\n")),
+        "book/src/instructor/gradebook.md's CSV is not what the fixture's reports make:\n{csv}"
+    );
 
     let html = std::fs::read_to_string(out.join("gradebook.html")).unwrap();
     // Self-contained: nothing fetched from anywhere.
