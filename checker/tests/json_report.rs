@@ -372,3 +372,78 @@ fn the_schema_check_rejects_what_breaks_the_schema() {
     let bad_status = broken(&|d| d["lessons"][0]["exercises"][0]["status"] = "passed".into());
     assert!(!bad_status.is_empty(), "an unknown status passed");
 }
+
+/// The whole of an instructor's grading day: learners' trees graded by
+/// `grade` into a folder, that folder into a gradebook.
+#[test]
+fn a_class_graded_by_grade_becomes_a_gradebook() {
+    let instructor = Workbook::committed();
+    let class = tempfile::tempdir().unwrap();
+    for name in ["alice", "bob"] {
+        copy_tree(Path::new(FIXTURE), &class.path().join(name));
+    }
+    // Alice solves `failing`; Bob hands in the starters.
+    std::fs::write(
+        class
+            .path()
+            .join("alice/lessons/01-basics/failing/src/lib.rs"),
+        "pub fn double(x: u32) -> u32 {\n    x * 2\n}\n",
+    )
+    .unwrap();
+    let grades = class.path().join("grades");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_checker"))
+            .args(args)
+            .current_dir(instructor.root())
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("WORKBOOK_ROOT")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&[
+        "grade".as_ref(),
+        class.path().join("alice").as_os_str(),
+        class.path().join("bob").as_os_str(),
+        "--only".as_ref(),
+        "basics/failing".as_ref(),
+        "--only".as_ref(),
+        "basics/passing".as_ref(),
+        "--out".as_ref(),
+        grades.as_os_str(),
+    ]);
+    let book = class.path().join("gradebook");
+    run(&[
+        "gradebook".as_ref(),
+        grades.as_os_str(),
+        "--out".as_ref(),
+        book.as_os_str(),
+    ]);
+    let csv = std::fs::read_to_string(book.join("gradebook.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|line| line.split(',').collect()).collect();
+    let column = |name: &str| {
+        rows[0]
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or_else(|| panic!("no column {name} in\n{csv}"))
+    };
+    let cell = |learner: &str, name: &str| {
+        let row = rows
+            .iter()
+            .find(|row| row[0] == learner)
+            .unwrap_or_else(|| panic!("no row for {learner} in\n{csv}"));
+        row[column(name)].to_string()
+    };
+    assert_eq!(rows.len(), 3, "a header and a row per learner:\n{csv}");
+    assert_eq!(cell("alice", "basics/failing"), "100.0", "{csv}");
+    assert_eq!(cell("alice", "basics/passing"), "100.0", "{csv}");
+    assert_eq!(cell("bob", "basics/passing"), "100.0", "{csv}");
+    assert_ne!(cell("bob", "basics/failing"), "100.0", "{csv}");
+    let page = std::fs::read_to_string(book.join("gradebook.html")).unwrap();
+    assert!(page.contains("alice") && page.contains("bob"));
+}
