@@ -6,6 +6,11 @@ instructor's ref, grade, publish JUnit and the report), every
 the checker's own --help), and Classroom's autograding.json lists every
 exercise of the workbook, as its generator writes it.
 
+It also runs the GitLab job's script as a runner would, with the checker's
+fixture workbook as the instructor's repository and a copy of it with one
+exercise solved as the learner's project: the learner's report and JUnit
+XML must come out, saying what was solved.
+
 Usage, from the workbook's folder: python3 scripts/check-ci-templates.py
 (CHECKER=path/to/checker runs that binary instead of `cargo run`).
 """
@@ -161,10 +166,75 @@ def check_classroom():
            f"`cargo checker list --format json | python3 {GENERATOR} > {AUTOGRADING}`")
 
 
+def run_gitlab_job():
+    import shutil
+    import tempfile
+
+    pipeline = load(GITLAB)
+    job = pipeline["workbook-grade"]
+    binary = os.environ.get("CHECKER")
+    if not binary:
+        subprocess.run(["cargo", "build", "--quiet", "--locked", "--package", "checker"], cwd=ROOT, check=True)
+        binary = os.path.join(ROOT, "target", "debug", "checker")
+    fixture = os.path.join(ROOT, "checker", "tests", "fixtures", "workbook")
+    skip = shutil.ignore_patterns("target", ".workbook-progress.json*")
+    with tempfile.TemporaryDirectory() as tmp:
+        instructor = os.path.join(tmp, "instructor")
+        shutil.copytree(fixture, instructor, ignore=skip)
+        git = ["git", "-c", "user.name=Instructor", "-c", "user.email=i@example.test"]
+        subprocess.run(["git", "init", "-q", "-b", "main", instructor], check=True)
+        subprocess.run(git + ["-C", instructor, "add", "-A"], check=True)
+        subprocess.run(git + ["-C", instructor, "commit", "-qm", "the course"], check=True)
+        project = os.path.join(tmp, "project")
+        shutil.copytree(fixture, project, ignore=skip)
+        with open(os.path.join(project, "lessons", "01-basics", "failing", "src", "lib.rs"), "w") as file:
+            file.write("pub fn double(x: u32) -> u32 {\n    x * 2\n}\n")
+        # The workbook's `cargo checker` is an alias of its own Cargo config;
+        # the fixture has none, so cargo finds this `cargo-checker` on PATH.
+        bin_dir = os.path.join(tmp, "bin")
+        os.mkdir(bin_dir)
+        shim = os.path.join(bin_dir, "cargo-checker")
+        with open(shim, "w") as file:
+            file.write(f"#!/bin/sh\nshift\nexec {shlex.quote(binary)} \"$@\"\n")
+        os.chmod(shim, 0o755)
+        env = {
+            **os.environ,
+            "CI_PROJECT_DIR": project,
+            "CI_PROJECT_NAMESPACE": "class/alice",
+            "PATH": bin_dir + os.pathsep + os.environ["PATH"],
+        }
+        for name, value in pipeline.get("variables", {}).items():
+            env[name] = os.path.expandvars(str(value).replace("$CI_PROJECT_DIR", project))
+        env["INSTRUCTOR_REPO"] = instructor
+        env["INSTRUCTOR_REF"] = "main"
+        # The runner's rustup is the machine's; the job's own CARGO_HOME
+        # holds no toolchain, so keep rustup's.
+        env.setdefault("RUSTUP_HOME", os.path.join(os.path.expanduser("~"), ".rustup"))
+        script = "set -e\n" + "\n".join(job["script"])
+        result = subprocess.run(["bash", "-c", script], cwd=project, env=env,
+                                capture_output=True, text=True, timeout=900)
+        expect(result.returncode == 0,
+               f"{GITLAB}: the job's script failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        report_path = os.path.join(project, "grades", "class-alice.json")
+        if not os.path.exists(report_path):
+            expect(False, f"{GITLAB}: the job wrote no grades/class-alice.json:\n{result.stderr}")
+            return
+        with open(report_path) as file:
+            report = json.load(file)
+        expect(report.get("kind") == "grade" and report["learner"]["name"] == "class-alice",
+               f"{GITLAB}: the report does not name the learner class-alice")
+        solved = [e for e in report["exercises"] if e["id"] == "basics/failing"]
+        expect(solved and solved[0]["status"] == "done",
+               f"{GITLAB}: the report does not say basics/failing is done")
+        expect(os.path.exists(os.path.join(project, "grades", "class-alice.xml")),
+               f"{GITLAB}: the job wrote no JUnit XML")
+
+
 check_github()
 check_gitlab()
 check_classroom()
+run_gitlab_job()
 if problems:
     print("\n".join(problems), file=sys.stderr)
     sys.exit(1)
-print("CI templates: the YAML parses, every checker command and flag exists, autograding.json is up to date")
+print("CI templates: the YAML parses, every checker command and flag exists, autograding.json is up to date, and the GitLab job grades a learner's project")
