@@ -256,3 +256,73 @@ fn bad_input_is_a_one_line_error_and_writes_nothing() {
         "a refused `dev new` should write nothing"
     );
 }
+
+/// The same walk in a copy of this very repository (its tracked files):
+/// a new exercise in a real lesson, and `dev check` passes at once. (Its
+/// `dev verify` would build the lesson's dependencies, minutes on a small
+/// machine; the fixture's walk above runs that part.)
+#[test]
+fn a_new_exercise_in_a_copy_of_this_repository_passes_dev_check() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let listed = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(&repo)
+        .output()
+        .expect("git runs");
+    assert!(listed.status.success(), "git ls-files failed");
+    let copy = tempfile::tempdir().expect("a temporary folder");
+    for file in listed.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let file = String::from_utf8_lossy(file).into_owned();
+        let from = repo.join(&file);
+        if !from.is_file() {
+            continue;
+        }
+        let to = copy.path().join(&file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    let checker = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_checker"))
+            .args(args)
+            .current_dir(copy.path())
+            .env_remove("CARGO_TARGET_DIR")
+            .env("NO_COLOR", "1")
+            .env_remove("WORKBOOK_ROOT")
+            .output()
+            .expect("the checker runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // "✓ 7 lessons, 63 exercises; ...": the exercises dev check counted.
+    let exercises = |stdout: &str| -> usize {
+        stdout
+            .split(" exercises")
+            .next()
+            .and_then(|head| head.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count of exercises in {stdout}"))
+    };
+    let (code, before, stderr) = checker(&["dev", "check"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "dev check fails on the copy:\n{before}\n{stderr}"
+    );
+    let (code, stdout, stderr) = checker(&["dev", "new", "exercise", "api", "webhooks-out"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        copy.path()
+            .join("lessons/03-api/webhooks-out/exercise.toml")
+            .is_file()
+    );
+    let (code, after, stderr) = checker(&["dev", "check"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "dev check fails after dev new:\n{after}\n{stderr}"
+    );
+    assert_eq!(exercises(&after), exercises(&before) + 1, "{after}");
+}
