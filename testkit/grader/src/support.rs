@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::failure::Failure;
-use crate::http::Http;
+use crate::http::{Http, Reply};
 use crate::{Account, Ctx, ensure};
 
 /// How long the shop may take to answer `GET /health/ready` with `200`.
@@ -146,4 +146,41 @@ pub async fn product(
         )
     );
     Ok(body)
+}
+
+/// Percent-encodes a query value: every byte but the unreserved ones.
+pub fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `GET /products/{id}`: the reply and the product's stock now.
+pub async fn stock(http: &Http, id: i64) -> Result<(Reply, i64), Failure> {
+    let reply = http.get(&format!("/products/{id}")).send().await?;
+    let body = reply.expect_json(200, "the product")?;
+    let stock = body.get("stock").and_then(Value::as_i64).ok_or_else(|| {
+        reply.fail(
+            format!("GET /products/{id}: the product has no integer `stock`"),
+            "200 OK, {\"id\": ..., \"stock\": <integer>, ...}",
+        )
+    })?;
+    Ok((reply, stock))
+}
+
+/// The product's stock now.
+pub async fn stock_of(http: &Http, id: i64) -> Result<i64, Failure> {
+    Ok(stock(http, id).await?.1)
+}
+
+/// An id no product (or order) has: ids are never reused, and the shop
+/// never gets this high in a run.
+pub fn missing_id(ctx: &mut Ctx) -> i64 {
+    ctx.rng.range(4_000_000_000, 8_000_000_000)
 }

@@ -212,12 +212,6 @@ async fn unchanged(ctx: &Ctx, before: &Value, tag: &str, what: &str) -> Result<(
     Ok(())
 }
 
-/// An id no product has (ids are never reused; the shop picks them, but
-/// never this high).
-fn missing_id(ctx: &mut Ctx) -> i64 {
-    8_000_000_000_000_000_000 + ctx.rng.below(1_000_000_000_000_000_000) as i64
-}
-
 /// `"code"` members of bodies.
 fn code_of(body: &Value) -> &str {
     body.get("code").and_then(Value::as_str).unwrap_or("")
@@ -588,7 +582,7 @@ async fn product_has_an_etag_and_answers_304(
 }
 
 async fn missing_product_is_404_and_bad_id_400(ctx: &mut Ctx) -> Result<(), Failure> {
-    let missing = missing_id(ctx);
+    let missing = support::missing_id(ctx);
     let reply = send(ctx.http.get(&format!("/products/{missing}"))).await?;
     let problem = reply.expect_problem(404, "product-not-found")?;
     ensure!(
@@ -741,7 +735,7 @@ async fn put_with_an_old_etag_is_412(
 }
 
 async fn put_on_a_missing_product_is_404(ctx: &mut Ctx, marker: &str) -> Result<(), Failure> {
-    let missing = missing_id(ctx);
+    let missing = support::missing_id(ctx);
     let admin = support::admin_token(ctx).await?;
     let body = new_body(ctx, marker);
     let other = format!("\"{}\"", ctx.rng.alnum(10));

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::live::{self, Opened};
 use crate::failure::Failure;
 use crate::http::{Http, Reply, status_line};
-use crate::support::{self, id_of};
+use crate::support::{self, encode, id_of, stock_of};
 use crate::token;
 use crate::{Account, Ctx, Stage, Stop, ensure};
 
@@ -126,19 +126,6 @@ fn q_payloads(marker: &str) -> Vec<String> {
         ),
         format!("{marker}' OR name LIKE '%"),
     ]
-}
-
-/// Percent-encodes a query value: every byte but the unreserved ones.
-pub(crate) fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Whether a name matches `q` as the contract says: ASCII letters in any
@@ -668,17 +655,6 @@ async fn idor(ctx: &mut Ctx, setup: &Setup) -> Result<(), Failure> {
         .expected("no change")
     );
     Ok(())
-}
-
-async fn stock_of(http: &Http, product: i64) -> Result<i64, Failure> {
-    let reply = http.get(&format!("/products/{product}")).send().await?;
-    let body = reply.expect_json(200, "the product")?;
-    body.get("stock").and_then(Value::as_i64).ok_or_else(|| {
-        reply.fail(
-            format!("GET /products/{product}: no integer `stock`"),
-            "the product with \"stock\": <integer>",
-        )
-    })
 }
 
 // ---------------------------------------------------------------------------

@@ -114,17 +114,6 @@ pub(crate) async fn get_product(ctx: &Ctx, id: i64) -> Result<(Reply, Value), Fa
     Ok((reply, body))
 }
 
-/// The product's stock now.
-pub(crate) async fn stock_of(ctx: &Ctx, id: i64) -> Result<i64, Failure> {
-    let (reply, body) = get_product(ctx, id).await?;
-    body.get("stock").and_then(Value::as_i64).ok_or_else(|| {
-        reply.fail(
-            format!("GET /products/{id}: the product has no integer `stock`"),
-            "200 OK, {\"id\": ..., \"stock\": <integer>, ...}",
-        )
-    })
-}
-
 /// The admin replaces the product's price and stock (`PUT` with the
 /// current `ETag`); `product` is updated.
 pub(crate) async fn update_product(
@@ -338,12 +327,6 @@ pub(crate) async fn cart_is(
     expect_cart(&reply, &cart, &expected_cart(lines), verdict)
 }
 
-/// An id no product has (ids are never reused and the grader makes far
-/// fewer than this).
-pub(crate) fn missing_id(ctx: &mut Ctx) -> i64 {
-    ctx.rng.range(4_000_000_000, 8_000_000_000)
-}
-
 // ---------------------------------------------------------------------
 // Scenarios.
 // ---------------------------------------------------------------------
@@ -553,7 +536,7 @@ async fn bad_cart_quantities_are_422_and_change_nothing(ctx: &mut Ctx) -> Result
 
 async fn an_unknown_product_in_the_cart_is_404(ctx: &mut Ctx) -> Result<(), Failure> {
     let account = support::customer(ctx, "cart").await?;
-    let missing = missing_id(ctx);
+    let missing = support::missing_id(ctx);
     let quantity = ctx.rng.range(1, 100);
     let reply = ctx
         .http
@@ -646,7 +629,7 @@ async fn carts_belong_to_their_customer(ctx: &mut Ctx) -> Result<(), Failure> {
 }
 
 async fn cart_routes_without_a_token_are_401(ctx: &mut Ctx) -> Result<(), Failure> {
-    let id = missing_id(ctx);
+    let id = support::missing_id(ctx);
     let calls = [
         ctx.http.get("/cart"),
         ctx.http

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::accounts::send;
 use crate::failure::Failure;
 use crate::http::Reply;
-use crate::support::{self, id_of};
+use crate::support::{self, encode, id_of};
 use crate::{Ctx, Stage, Stop, ensure};
 
 pub const SCENARIOS: &[&str] = &[
@@ -91,19 +91,6 @@ struct Shelf {
     all: Vec<Value>,
     /// The 25, in id order.
     few: Vec<Value>,
-}
-
-/// Percent-encodes a query value: everything but unreserved ASCII.
-fn encode(value: &str) -> String {
-    let mut out = String::new();
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// `/products?k=v&...`, values percent-encoded.

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::cart::{self, Product, fill_cart, get_cart, new_product, stock_of, update_product};
+use super::cart::{self, Product, fill_cart, get_cart, new_product, update_product};
 use crate::failure::Failure;
 use crate::gateway::{Answer, Attempt};
 use crate::http::Reply;
@@ -595,7 +595,7 @@ async fn snapshot(
 ) -> Result<Snapshot, Failure> {
     let mut stocks = Vec::new();
     for product in products {
-        stocks.push((product.id, stock_of(ctx, product.id).await?));
+        stocks.push((product.id, support::stock_of(&ctx.http, product.id).await?));
     }
     let (_, cart) = get_cart(ctx, account).await?;
     let mut uses = Vec::new();
@@ -796,7 +796,7 @@ async fn checkout_charges_the_total_once(ctx: &mut Ctx) -> Result<(), Failure> {
     .await
     .map_err(|f| f.hint("empty the cart in the same transaction that stores the order"))?;
     for (product, quantity) in &lines {
-        let stock = stock_of(ctx, product.id).await?;
+        let stock = support::stock_of(&ctx.http, product.id).await?;
         ensure!(
             stock == product.stock - quantity,
             Failure::new(format!(
@@ -941,7 +941,7 @@ async fn a_code_above_the_subtotal_makes_a_free_order_without_the_gateway(
                 "a fixed code of {amount} cents on a subtotal of {subtotal}: the discount is the smaller ({subtotal}), the total 0, paid without the gateway"
             ))
         })?;
-    let stock_now = stock_of(ctx, product.id).await?;
+    let stock_now = support::stock_of(&ctx.http, product.id).await?;
     ensure!(
         stock_now == stock - quantity,
         Failure::new(format!(
@@ -991,7 +991,7 @@ async fn unusable_codes_are_422_with_their_reason(ctx: &mut Ctx) -> Result<(), F
     }
     let unknown = ctx.rng.code();
     let mut product = product;
-    product.stock = stock_of(ctx, product.id).await?;
+    product.stock = support::stock_of(&ctx.http, product.id).await?;
     let quantity = ctx.rng.range(1, 9);
     fill_cart(ctx, &account, &[(&product, quantity)]).await?;
     let codes = [expired.as_str(), used_up.as_str(), valid.as_str()];

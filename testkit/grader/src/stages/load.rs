@@ -264,18 +264,6 @@ async fn admin_get(ctx: &mut Ctx, path: &str, what: &str) -> Result<(Reply, Valu
     Ok((reply, body))
 }
 
-async fn stock_of(http: &Http, product: i64) -> Result<(Reply, i64), Failure> {
-    let reply = http.get(&format!("/products/{product}")).send().await?;
-    let body = reply.expect_json(200, "the product")?;
-    let stock = body.get("stock").and_then(Value::as_i64).ok_or_else(|| {
-        reply.fail(
-            format!("GET /products/{product}: no integer `stock`"),
-            "the product with \"stock\": <integer>",
-        )
-    })?;
-    Ok((reply, stock))
-}
-
 /// Sends the round's checkouts at once and checks that each answer is one
 /// the contract allows.
 async fn play(ctx: &mut Ctx, mut round: Round) -> Result<Round, Failure> {
@@ -454,7 +442,7 @@ async fn second_round(ctx: &mut Ctx, mut accounts: Vec<Account>) -> Result<Round
 }
 
 async fn never_oversells(ctx: &mut Ctx, round: &Round) -> Result<(), Failure> {
-    let (reply, left) = stock_of(&ctx.http, round.product).await?;
+    let (reply, left) = support::stock(&ctx.http, round.product).await?;
     let sold: i64 = round.created().map(|(b, _)| b.quantity).sum();
     let created = round.created().count();
     ensure!(

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::cart::{self, Product, new_product, stock_of};
+use super::cart::{self, Product, new_product};
 use super::checkout::{code_uses, expect_order, expected_order, new_code, order_shape, pay};
 use crate::failure::Failure;
 use crate::http::Reply;
@@ -329,7 +329,7 @@ async fn an_order_is_visible_to_its_owner_and_admins_only(
         "",
     )?;
 
-    let missing_id = cart::missing_id(ctx);
+    let missing_id = support::missing_id(ctx);
     let missing = ctx
         .http
         .get(&format!("/orders/{missing_id}"))
@@ -427,7 +427,7 @@ async fn expect_stock(
     verdict: &str,
     hint: &str,
 ) -> Result<(), Failure> {
-    let now = stock_of(ctx, product.id).await?;
+    let now = support::stock_of(&ctx.http, product.id).await?;
     ensure!(
         now == stock,
         Failure::new(format!(
