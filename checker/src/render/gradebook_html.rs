@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::junit::escape;
 use crate::commands::gradebook::class::{Class, Counts, Stage};
 
 const STYLE: &str = include_str!("gradebook_html/style.css");
@@ -256,22 +257,6 @@ fn class_of(stage: Stage) -> &'static str {
     }
 }
 
-/// Text in an element or a quoted attribute.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,7 +265,7 @@ mod tests {
     fn markup_in_names_is_text() {
         assert_eq!(
             escape("<script>alert('x')</script> & \"y\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
+            "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;y&quot;"
         );
     }
 }
