@@ -46,6 +46,9 @@ pub struct Lesson {
     /// The folder `book` paths are relative to, relative to the root:
     /// `book/src`, or an external lesson's own `book/` folder.
     pub book_dir: PathBuf,
+    /// Taken by choice: `next` and `check --all` pass it by until the
+    /// learner opens one of its exercises (see `Progress::takes`).
+    pub elective: bool,
     pub exercises: Vec<Exercise>,
 }
 
@@ -75,6 +78,8 @@ pub struct Exercise {
     /// A black-box exercise's stages, in order (`check --stage`): its tests
     /// are named `stage::scenario`. Empty for every other exercise.
     pub stages: Vec<String>,
+    /// Its lesson is an elective (see [`Lesson::elective`]).
+    pub elective: bool,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +97,8 @@ struct LessonFile {
     id: String,
     title: String,
     book: String,
+    #[serde(default)]
+    elective: bool,
     exercises: Vec<String>,
 }
 
@@ -320,6 +327,7 @@ fn load_lesson(root: &Path, source: &Source, dir: &Path, default_timeout: u64) -
             default_timeout,
         )?;
         exercise.book_dir = source.book.clone();
+        exercise.elective = file.elective;
         exercises.push(exercise);
     }
     Ok(Lesson {
@@ -328,6 +336,7 @@ fn load_lesson(root: &Path, source: &Source, dir: &Path, default_timeout: u64) -
         dir: rel_dir,
         book: file.book,
         book_dir: source.book.clone(),
+        elective: file.elective,
         exercises,
     })
 }
@@ -370,6 +379,7 @@ fn load_exercise(
         package,
         solution_package,
         stages: file.stages.unwrap_or_default(),
+        elective: false,
     })
 }
 

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: graphql/dataloader is being written.

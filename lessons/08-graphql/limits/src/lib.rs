@@ -1,0 +1,1 @@
+//! PLACEHOLDER: graphql/limits is being written.

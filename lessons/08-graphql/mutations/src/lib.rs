@@ -1,0 +1,1 @@
+//! PLACEHOLDER: graphql/mutations is being written.

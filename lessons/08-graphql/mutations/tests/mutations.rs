@@ -1,0 +1,6 @@
+//! PLACEHOLDER
+
+#[test]
+fn placeholder() {
+    panic!("graphql/mutations is not written yet");
+}

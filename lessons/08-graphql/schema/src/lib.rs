@@ -1,0 +1,1 @@
+//! PLACEHOLDER: graphql/schema is being written.
