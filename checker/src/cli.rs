@@ -38,7 +38,7 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List every exercise with its status and score.
+    /// List every exercise with its status and score, electives included.
     List {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
@@ -51,7 +51,8 @@ pub enum Command {
         /// An exercise (`server/hello`), or a lesson (`server`). Default: your current exercise.
         #[arg(value_name = "ID|LESSON", conflicts_with = "all")]
         target: Option<String>,
-        /// Check every exercise of the workbook.
+        /// Check every exercise of the workbook, but those of an elective you have not
+        /// taken (`goto` one of its exercises to take it).
         #[arg(long)]
         all: bool,
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
@@ -89,9 +90,9 @@ pub enum Command {
         #[arg(long, short)]
         yes: bool,
     },
-    /// Move on to the next exercise.
+    /// Move on to the next exercise (an elective only once you took it).
     Next,
-    /// Make ID your current exercise.
+    /// Make ID your current exercise. Going to an elective's exercise takes the elective.
     Goto {
         #[arg(value_name = "ID")]
         id: String,
@@ -129,6 +130,8 @@ pub enum Command {
         #[arg(long)]
         junit: bool,
         /// Grade only this exercise or lesson (may be given more than once).
+        /// Without it every lesson is graded but the electives, which are
+        /// graded only when named here (`--only graphql`).
         #[arg(long, value_name = "ID|LESSON")]
         only: Vec<String>,
         /// Seconds an exercise's tests may run, 1 to 86400.

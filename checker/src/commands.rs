@@ -67,11 +67,11 @@ impl Context {
             .as_deref()
             .and_then(|id| self.workbook.exercise(id))
             .or_else(|| {
-                self.workbook
-                    .exercises()
+                progress
+                    .taken(&self.workbook)
                     .find(|exercise| !progress.is_done(&exercise.id))
             })
-            .or_else(|| self.workbook.exercises().last())
+            .or_else(|| progress.taken(&self.workbook).last())
     }
 
     /// The named exercise, or the current one.

@@ -9,7 +9,7 @@
 //! half a file. A write that fails (a read-only folder, a full disk) leaves
 //! the old file whole and says why.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
 
+use crate::manifest::{Exercise, Lesson, Workbook};
 use crate::outcome::{Outcome, Status};
 
 pub const PROGRESS_FILE: &str = ".workbook-progress.json";
@@ -40,6 +41,11 @@ pub struct Progress {
     /// so renaming or removing an exercise upstream never breaks progress.
     #[serde(default)]
     pub exercises: BTreeMap<String, Record>,
+    /// The elective lessons the learner took, by lesson id: `goto` one of
+    /// their exercises takes it. Until then `check --all`, `next` and the
+    /// totals pass it by, and nothing of it is built.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub electives: BTreeSet<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -344,6 +350,35 @@ impl Progress {
 
     pub fn is_done(&self, id: &str) -> bool {
         self.record(id).and_then(|record| record.status) == Some(Status::Done)
+    }
+
+    /// Whether the learner takes this lesson: every lesson does but an
+    /// elective they have not opened.
+    pub fn takes(&self, lesson: &Lesson) -> bool {
+        !lesson.elective || self.electives.contains(&lesson.id)
+    }
+
+    /// Whether the learner takes this exercise's lesson (see [`Progress::takes`]).
+    pub fn takes_exercise(&self, exercise: &Exercise) -> bool {
+        !exercise.elective || self.electives.contains(&exercise.lesson)
+    }
+
+    /// The lessons the learner takes, in order.
+    pub fn lessons<'w>(&self, workbook: &'w Workbook) -> impl Iterator<Item = &'w Lesson> {
+        workbook.lessons.iter().filter(|lesson| self.takes(lesson))
+    }
+
+    /// The exercises of the lessons the learner takes, in order: what
+    /// `check --all` checks and the totals count.
+    pub fn taken<'w>(&self, workbook: &'w Workbook) -> impl Iterator<Item = &'w Exercise> {
+        self.lessons(workbook)
+            .flat_map(|lesson| lesson.exercises.iter())
+    }
+
+    /// Takes the elective `exercise` belongs to, if it is one; `true` if
+    /// that is new.
+    pub fn take(&mut self, exercise: &Exercise) -> bool {
+        exercise.elective && self.electives.insert(exercise.lesson.clone())
     }
 }
 

@@ -224,8 +224,8 @@ impl<'a> Runner<'a> {
                 checker: checker_identity(),
             });
         }
-        let packages: Vec<&str> = jobs.iter().map(|job| job.package()).collect();
-        let mut messages = build::cargo(&self.request(packages), on_progress.clone())?;
+        let all: Vec<&Job> = jobs.iter().collect();
+        let mut messages = self.cargo(&all, on_progress.clone())?;
 
         // Fresh by cargo's dates, yet not what the ledger saw built from
         // these very sources: build it again.
@@ -243,8 +243,7 @@ impl<'a> Runner<'a> {
             }
         }
         if !stale.is_empty() {
-            let packages: Vec<&str> = stale.iter().map(|job| job.package()).collect();
-            let again = build::cargo(&self.request(packages), on_progress)?;
+            let again = self.cargo(&stale, on_progress)?;
             let dirs: Vec<PathBuf> = stale.iter().map(|job| root.join(job.dir())).collect();
             let rebuilt = |path: &Path| dirs.iter().any(|dir| path.starts_with(dir));
             messages.executables.retain(|exe| !rebuilt(&exe.src_path));
@@ -311,6 +310,41 @@ impl<'a> Runner<'a> {
             }
         }
         Some(executables)
+    }
+
+    /// Builds the jobs' packages: the workbook's lessons in one cargo run,
+    /// each elective in a run of its own. cargo unifies the features of
+    /// shared dependencies over the packages of a run, and an elective's
+    /// dependencies turn on features the lessons never use: built together,
+    /// the two would make a third copy of every shared crate, rebuilt
+    /// whenever `check --all` and a one-exercise check alternate.
+    fn cargo(&self, jobs: &[&Job], on_progress: Option<OnProgress>) -> Result<BuildMessages> {
+        let mut groups: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
+        for job in jobs {
+            let group = job
+                .exercise
+                .elective
+                .then_some(job.exercise.lesson.as_str());
+            match groups.iter_mut().find(|(key, _)| *key == group) {
+                Some((_, packages)) => packages.push(job.package()),
+                None => groups.push((group, vec![job.package()])),
+            }
+        }
+        let mut all = BuildMessages {
+            success: Some(true),
+            ..BuildMessages::default()
+        };
+        for (_, packages) in groups {
+            let messages = build::cargo(&self.request(packages), on_progress.clone())?;
+            all.executables.extend(messages.executables);
+            all.errors.extend(messages.errors);
+            all.artifacts += messages.artifacts;
+            all.success = match (all.success, messages.success) {
+                (Some(a), Some(b)) => Some(a && b),
+                _ => None,
+            };
+        }
+        Ok(all)
     }
 
     fn request(&self, packages: Vec<&'a str>) -> build::Request<'_> {

@@ -91,7 +91,7 @@ pub fn run(
 ) -> Result<ExitCode> {
     let progress = context.store.load()?;
     let exercises: Vec<&Exercise> = if all {
-        context.workbook.exercises().collect()
+        progress.taken(&context.workbook).collect()
     } else {
         match target {
             Some(target) => context.workbook.select(target)?,
@@ -137,6 +137,9 @@ pub fn run(
             render::junit::check(&context.workbook, &exercises, &outcomes)
         ),
     }
+    if all && format == CheckFormat::Text {
+        print!("{}", electives_left_out(context, &progress));
+    }
     if let Some(error) = not_saved {
         // The verdict stands; only its record is missing.
         return Err(error.context("the result above was not recorded"));
@@ -150,6 +153,26 @@ pub fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The electives `check --all` left out, and how to take one: nothing of
+/// them was built.
+fn electives_left_out(context: &Context, progress: &crate::progress::Progress) -> String {
+    let mut text = String::new();
+    for lesson in &context.workbook.lessons {
+        let Some(first) = lesson.exercises.first() else {
+            continue;
+        };
+        if !progress.takes(lesson) {
+            text += &format!(
+                "Not checked: the elective {} ({}), which you have not taken. `cargo checker goto {}` takes it.\n",
+                lesson.id,
+                crate::term::plural(lesson.exercises.len(), "exercise"),
+                first.id
+            );
+        }
+    }
+    text
 }
 
 /// What in the exercise's edited files is worth a look, compared with the
@@ -257,6 +280,10 @@ pub fn check_with(
         .update(|progress| {
             for outcome in &outcomes {
                 progress.store(outcome);
+            }
+            // Checking an elective's exercise by name chooses it, as `goto` does.
+            for exercise in exercises {
+                progress.take(exercise);
             }
         })
         .err();

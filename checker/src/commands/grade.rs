@@ -49,7 +49,9 @@ pub fn run(context: &Context, request: Request) -> Result<ExitCode> {
         selected.extend(instructor.select(target)?);
     }
     if request.only.is_empty() {
-        selected = instructor.exercises().collect();
+        // An elective is graded when the instructor names it with --only:
+        // whether a learner took it is theirs to say, not their tree's.
+        selected = instructor.exercises().filter(|e| !e.elective).collect();
     }
     let ids: BTreeSet<&str> = selected.iter().map(|e| e.id.as_str()).collect();
     let work = instructor.path("target").join("grade");

@@ -29,6 +29,8 @@ pub fn run(context: &Context, format: ListFormat) -> Result<ExitCode> {
                         "tests_passed": grade.tests_passed,
                         "tests_total": grade.tests_total,
                         "current": current.as_deref() == Some(exercise.id.as_str()),
+                        "elective": exercise.elective,
+                        "taken": progress.takes_exercise(exercise),
                         "edit": exercise.edit,
                         "book": exercise.book_page(),
                     })
@@ -40,7 +42,7 @@ pub fn run(context: &Context, format: ListFormat) -> Result<ExitCode> {
             );
         }
         ListFormat::Text => {
-            let summary = Summary::of(workbook.exercises().map(|e| Grade::of(&progress, e)));
+            let summary = Summary::of(progress.taken(workbook).map(|e| Grade::of(&progress, e)));
             println!(
                 "{} {} {}/{} exercises done, {}%\n{}\n",
                 workbook.title.bold(),
@@ -62,6 +64,16 @@ pub fn run(context: &Context, format: ListFormat) -> Result<ExitCode> {
                     lesson.title,
                     lesson.exercises.len()
                 );
+                if !progress.takes(lesson) {
+                    let first = lesson.exercises.first().map_or("", |e| e.id.as_str());
+                    println!(
+                        "  {}",
+                        format!(
+                            "An elective: not in your totals, and never built, until `cargo checker goto {first}` takes it."
+                        )
+                        .dimmed()
+                    );
+                }
                 for exercise in &lesson.exercises {
                     let grade = Grade::of(&progress, exercise);
                     let (mark, status) = match grade.status {

@@ -14,7 +14,13 @@ pub fn next(context: &Context) -> Result<ExitCode> {
         println!("This workbook has no exercises yet.");
         return Ok(ExitCode::SUCCESS);
     };
-    let exercises: Vec<&Exercise> = context.workbook.exercises().collect();
+    // An elective the learner has not opened is passed by: they choose it
+    // with `goto`. The current exercise's own lesson counts as chosen.
+    let exercises: Vec<&Exercise> = context
+        .workbook
+        .exercises()
+        .filter(|e| progress.takes_exercise(e) || e.lesson == current.lesson)
+        .collect();
     let position = exercises
         .iter()
         .position(|e| e.id == current.id)
@@ -24,6 +30,7 @@ pub fn next(context: &Context) -> Result<ExitCode> {
             "{} is the last exercise of the workbook. `cargo checker list` shows what is left to do.",
             current.id
         );
+        print_electives_left(context, &progress);
         return Ok(ExitCode::SUCCESS);
     };
     if !progress.is_done(&current.id) {
@@ -35,15 +42,31 @@ pub fn next(context: &Context) -> Result<ExitCode> {
     move_to(context, next)
 }
 
+/// The electives not taken yet, and how to take one.
+fn print_electives_left(context: &Context, progress: &crate::progress::Progress) {
+    for lesson in &context.workbook.lessons {
+        if progress.takes(lesson) {
+            continue;
+        }
+        if let Some(first) = lesson.exercises.first() {
+            println!(
+                "Elective {} · {}: `cargo checker goto {}` takes it.",
+                lesson.id, lesson.title, first.id
+            );
+        }
+    }
+}
+
 pub fn goto(context: &Context, id: &str) -> Result<ExitCode> {
     let exercise = context.workbook.select_one(id)?.clone();
     move_to(context, &exercise)
 }
 
 fn move_to(context: &Context, exercise: &Exercise) -> Result<ExitCode> {
-    context
-        .store
-        .update(|progress| progress.current = Some(exercise.id.clone()))?;
+    let taken = context.store.update(|progress| {
+        progress.current = Some(exercise.id.clone());
+        progress.take(exercise)
+    })?;
     println!(
         "{} {} · {}",
         "Now working on".bold(),
@@ -58,5 +81,11 @@ fn move_to(context: &Context, exercise: &Exercise) -> Result<ExitCode> {
     }
     println!("  read  {}", exercise.book_page());
     println!("Then `cargo checker check`.");
+    if taken {
+        println!(
+            "You took the elective {}: `check --all`, `next` and your totals count its exercises from now on.",
+            exercise.lesson
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

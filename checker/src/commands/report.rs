@@ -15,7 +15,8 @@ use crate::run;
 
 pub fn run(context: &Context, format: ReportFormat, verify: bool) -> Result<ExitCode> {
     if verify {
-        let exercises: Vec<&Exercise> = context.workbook.exercises().collect();
+        let taken = context.store.load()?;
+        let exercises: Vec<&Exercise> = taken.taken(&context.workbook).collect();
         let show = crate::term::stderr_is_terminal();
         let checked = check::check(
             context,

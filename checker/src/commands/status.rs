@@ -12,7 +12,7 @@ use crate::term;
 pub fn run(context: &Context) -> Result<ExitCode> {
     let progress = context.store.load()?;
     let workbook = &context.workbook;
-    let summary = Summary::of(workbook.exercises().map(|e| Grade::of(&progress, e)));
+    let summary = Summary::of(progress.taken(workbook).map(|e| Grade::of(&progress, e)));
     println!(
         "{} {} {}/{} exercises done",
         workbook.title.bold(),

@@ -22,8 +22,8 @@ fn lesson_summary(progress: &Progress, lesson: &Lesson) -> Summary {
 
 fn overall(progress: &Progress, workbook: &Workbook) -> Summary {
     Summary::of(
-        workbook
-            .exercises()
+        progress
+            .taken(workbook)
             .map(|exercise| Grade::of(progress, exercise)),
     )
 }
@@ -58,7 +58,7 @@ pub fn text(workbook: &Workbook, progress: &Progress, verified: bool) -> String 
         "{:<40} {:>9} {:>9} {:>7}",
         "Lesson", "Exercises", "Tests", "Score"
     );
-    for lesson in &workbook.lessons {
+    for lesson in progress.lessons(workbook) {
         let summary = lesson_summary(progress, lesson);
         let name = format!("{} · {}", lesson.id, lesson.title);
         row(&mut out, &name, &summary);
@@ -107,9 +107,8 @@ pub fn json(
     verified: bool,
     provenance: &Provenance,
 ) -> String {
-    let lessons: Vec<Value> = workbook
-        .lessons
-        .iter()
+    let lessons: Vec<Value> = progress
+        .lessons(workbook)
         .map(|lesson| {
             let exercises: Vec<Value> = lesson
                 .exercises
@@ -158,7 +157,7 @@ pub fn markdown(workbook: &Workbook, progress: &Progress, verified: bool) -> Str
     out.push_str(
         "| Lesson | Exercises done | Tests passed | Score |\n| --- | ---: | ---: | ---: |\n",
     );
-    for lesson in &workbook.lessons {
+    for lesson in progress.lessons(workbook) {
         let s = lesson_summary(progress, lesson);
         let _ = writeln!(
             out,
@@ -178,7 +177,7 @@ pub fn markdown(workbook: &Workbook, progress: &Progress, verified: bool) -> Str
         "| **Overall** | **{}/{}** | **{}/{}** | **{:.1}%** |",
         s.exercises_done, s.exercises_total, s.tests_passed, s.tests_total, s.percent
     );
-    for lesson in &workbook.lessons {
+    for lesson in progress.lessons(workbook) {
         let _ = write!(
             out,
             "\n## {} · {}\n\n| Exercise | Status | Tests | Hints shown |\n| --- | --- | ---: | ---: |\n",

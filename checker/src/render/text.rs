@@ -328,6 +328,7 @@ mod tests {
             package: "production-deploy".into(),
             solution_package: "production-deploy-solution".into(),
             stages: Vec::new(),
+            elective: false,
         }
     }
 

@@ -146,9 +146,8 @@ impl App {
     /// Runs a check on a worker thread; its progress and result come back as events.
     fn start(&mut self, all: bool, events: &Sender<Event>) {
         let ids: Vec<String> = if all {
-            self.context
-                .workbook
-                .exercises()
+            self.progress
+                .taken(&self.context.workbook)
                 .map(|e| e.id.clone())
                 .collect()
         } else {
@@ -290,10 +289,17 @@ impl App {
                 }
             }
             KeyCode::Char('n') if self.is_done() => {
+                // As `next` does: an elective not taken is passed by.
+                let lesson = self
+                    .context
+                    .workbook
+                    .exercise(&self.current)
+                    .map(|e| &e.lesson);
                 let ids: Vec<String> = self
                     .context
                     .workbook
                     .exercises()
+                    .filter(|e| self.progress.takes_exercise(e) || Some(&e.lesson) == lesson)
                     .map(|e| e.id.clone())
                     .collect();
                 match ids
@@ -411,9 +417,13 @@ impl App {
     }
 
     fn go_to(&mut self, id: String, events: &Sender<Event>) -> Result<()> {
-        self.context
-            .store
-            .update(|progress| progress.current = Some(id.clone()))?;
+        let exercise = self.context.workbook.exercise(&id).cloned();
+        self.context.store.update(|progress| {
+            progress.current = Some(id.clone());
+            if let Some(exercise) = &exercise {
+                progress.take(exercise);
+            }
+        })?;
         self.progress = self.context.store.load()?;
         self.current = id;
         self.outcome = None;

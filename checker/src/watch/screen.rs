@@ -49,7 +49,11 @@ pub fn render(app: &App, width: u16, height: u16) -> Vec<String> {
 
 fn header(app: &App) -> Vec<String> {
     let workbook = &app.context.workbook;
-    let all = Summary::of(workbook.exercises().map(|e| Grade::of(&app.progress, e)));
+    let all = Summary::of(
+        app.progress
+            .taken(workbook)
+            .map(|e| Grade::of(&app.progress, e)),
+    );
     let exercise = app.exercise();
     let lesson = workbook
         .lesson(&exercise.lesson)
@@ -351,9 +355,8 @@ fn summary(app: &App, outcomes: &[Outcome]) -> Vec<String> {
         ));
     }
     let summary = Summary::of(
-        app.context
-            .workbook
-            .exercises()
+        app.progress
+            .taken(&app.context.workbook)
             .map(|e| Grade::of(&app.progress, e)),
     );
     lines.push(String::new());
