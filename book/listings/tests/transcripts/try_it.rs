@@ -39,6 +39,9 @@ mod conditional;
 #[path = "../../../../lessons/05-security/csrf/examples/serve.rs"]
 mod csrf;
 #[allow(dead_code)]
+#[path = "../../../../lessons/08-graphql/dataloader/examples/serve.rs"]
+mod dataloader;
+#[allow(dead_code)]
 #[path = "../../../../lessons/06-production/deploy/examples/serve.rs"]
 mod deploy;
 #[allow(dead_code)]
@@ -85,6 +88,9 @@ mod main_app;
 #[path = "../../../../lessons/01-server/middleware/examples/serve.rs"]
 mod middleware;
 #[allow(dead_code)]
+#[path = "../../../../lessons/08-graphql/mutations/examples/serve.rs"]
+mod mutations;
+#[allow(dead_code)]
 #[path = "../../../../lessons/04-auth/oauth-login/examples/serve.rs"]
 mod oauth_login;
 #[allow(dead_code)]
@@ -123,6 +129,9 @@ mod routing;
 #[allow(dead_code)]
 #[path = "../../../../lessons/06-production/scaling/examples/serve.rs"]
 mod scaling;
+#[allow(dead_code)]
+#[path = "../../../../lessons/08-graphql/schema/examples/serve.rs"]
+mod schema;
 #[allow(dead_code)]
 #[path = "../../../../lessons/05-security/secrets/examples/serve.rs"]
 mod secrets;
@@ -510,6 +519,24 @@ fn examples() -> Vec<Example> {
             |_| websocket::banner(),
             |_, _| websocket::app(),
         ),
+        Example::new(
+            "graphql/schema.md",
+            "cargo run -q -p graphql-schema --example serve",
+            |_| schema::banner(),
+            |_, _| schema::app(),
+        ),
+        Example::new(
+            "graphql/mutations.md",
+            "cargo run -q -p graphql-mutations --example serve",
+            |_| mutations::banner(),
+            |_, _| mutations::app(),
+        ),
+        Example::new(
+            "graphql/dataloader.md",
+            "cargo run -q -p graphql-dataloader --example serve",
+            |_| dataloader::banner(),
+            |_, _| dataloader::app(),
+        ),
     ]
 }
 
@@ -763,6 +790,21 @@ async fn deploy() {
     try_it("production/deploy.md").await;
 }
 
+#[tokio::test]
+async fn graphql_schema() {
+    try_it("graphql/schema.md").await;
+}
+
+#[tokio::test]
+async fn graphql_mutations() {
+    try_it("graphql/mutations.md").await;
+}
+
+#[tokio::test]
+async fn dataloader() {
+    try_it("graphql/dataloader.md").await;
+}
+
 /// A page of the lessons whose `console` blocks hold a `curl` command shows
 /// what it prints, or will: it must be one of the pages above, or nothing
 /// checks its transcripts.
@@ -921,6 +963,8 @@ async fn curl(address: SocketAddr, args: &[String], jars: &mut Jars, at: &str) -
             "-i" | "--include" => include_head = true,
             // Output unbuffered: what curl prints is the same.
             "-N" | "--no-buffer" => {}
+            // No progress meter: what curl prints to standard output is the same.
+            "-s" | "--silent" => {}
             // The target is sent as written, `..` and all, which is what
             // `--path-as-is` asks of curl.
             "--path-as-is" => {}
