@@ -131,14 +131,7 @@ impl Shop {
     /// Posts `query` to `/graphql` and returns its `data`, failing the test
     /// if the answer is not a success.
     async fn ask(&self, query: &str) -> Answer {
-        self.log.take();
-        let reply = self
-            .server
-            .post("/graphql")
-            .json(&json!({ "query": query }))
-            .send()
-            .await;
-        let statements = self.log.take();
+        let (reply, statements) = self.send(query).await;
         if reply.status() != 200 {
             reply.fail_with_diagnosis(
                 &format!(
@@ -164,6 +157,21 @@ impl Shop {
             data,
             statements,
         }
+    }
+}
+
+impl Shop {
+    /// Posts `query` to `/graphql`; returns the reply, whatever it is, and
+    /// the statements it cost.
+    async fn send(&self, query: &str) -> (Reply, Vec<Statement>) {
+        self.log.take();
+        let reply = self
+            .server
+            .post("/graphql")
+            .json(&json!({ "query": query }))
+            .send()
+            .await;
+        (reply, self.log.take())
     }
 }
 
@@ -243,7 +251,7 @@ fn what_differs(actual: &Value, expected: &Value) -> String {
     let Some((found, wanted)) = actual.iter().zip(expected).find(|(a, e)| a != e) else {
         return "the orders are not the ones expected".to_string();
     };
-    let id = &wanted["id"];
+    let id = wanted["id"].as_str().unwrap_or_default();
     if found["id"] != wanted["id"] {
         return format!(
             "order {} came back where order {id} should be\nOrders come in id order.",
@@ -670,4 +678,120 @@ async fn a_product_renamed_between_two_requests_shows_its_new_name() {
         MOST_STATEMENTS,
         "Three orders with their customer, items and products, asked again.",
     );
+}
+
+#[tokio::test]
+async fn an_order_asked_by_its_id_reads_through_the_same_loaders() {
+    let (shop, (order, expected)) = Shop::open(|db| {
+        let grace = add_customer(db, "Grace Hopper", "grace@example.com")?;
+        let red = add_product(db, "MUG-RED", "Red mug", 1250, 12)?;
+        let tea = add_product(db, "TEA-GREEN", "Green tea, 100 g", 799, 40)?;
+        let pot = add_product(db, "POT-CAST", "Cast-iron teapot", 4500, 3)?;
+        add_order(db, grace, "paid", &[(red, 1)])?;
+        let items = [(pot, 1), (tea, 2), (red, 3)];
+        let order = add_order(db, grace, "shipped", &items)?;
+        Ok((order, order_json(db, order, &items)))
+    })
+    .await;
+
+    let query = format!(
+        "{{ order(id: \"{order}\") {{ id status totalCents createdAt \
+         customer {{ id name email }} \
+         items {{ quantity priceCents product {{ id sku name priceCents stock }} }} }} }}"
+    );
+    let answer = shop.ask(&query).await;
+    let found = Value::Array(vec![answer.data["order"].clone()]);
+    let wanted = Value::Array(vec![expected]);
+    if found != wanted {
+        let differs = what_differs(&found, &wanted);
+        let (verdict, detail) = differs.split_once('\n').unwrap_or((&differs, ""));
+        answer.reply.fail_with_diagnosis(
+            verdict,
+            &format!("One order asked by its id, with three items added in no id order.\n{detail}"),
+        );
+    }
+    assert_at_most(
+        &answer,
+        MOST_STATEMENTS,
+        "One order with its customer, its three items and their products.",
+    );
+
+    let (reply, _) = shop.send("{ order(id: \"9999\") { id } }").await;
+    if reply.status() != 200 || reply.json() != json!({ "data": { "order": null } }) {
+        reply.fail(
+            "expected {\"data\": {\"order\": null}} for an id that names no order\n\
+             `order(id:)` is null when there is no such order: not an error.",
+        );
+    }
+
+    let (reply, _) = shop.send("{ order(id: \"two\") { id } }").await;
+    let body = reply.json();
+    let error = &body["errors"][0];
+    if error["extensions"]["code"] != "BAD_USER_INPUT" || error["path"] != json!(["order"]) {
+        reply.fail(
+            "expected an error with the code BAD_USER_INPUT at the path [\"order\"] for the id \"two\"\n\
+             An id that is not a number is the client's mistake, reported on the field that took it.",
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_database_failure_in_a_batch_tells_the_client_nothing_of_the_database() {
+    let (shop, expected) = Shop::open(|db| orders_of(db, 6)).await;
+    let answer = shop.ask(EVERYTHING).await;
+    assert_orders(&answer, &expected, "Six orders, before anything breaks");
+    assert_at_most(
+        &answer,
+        MOST_STATEMENTS,
+        "Six orders with their customers, items and products.",
+    );
+
+    // Every statement that reads a product's stock now fails.
+    let broken = shop
+        .db
+        .call(|db| db.execute_batch("ALTER TABLE products RENAME COLUMN stock TO units"))
+        .await;
+    if broken.is_err() {
+        panic!("\nthe test could not rename the products' stock column\n");
+    }
+    let (reply, _) = shop.send(EVERYTHING).await;
+
+    let body = reply.json();
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    if errors.is_empty() {
+        reply.fail(
+            "expected errors when the products cannot be read, got none\n\
+             The products' `stock` column is gone: the products' batch fails, and each \
+             product that could not be loaded is an error in the answer.",
+        );
+    }
+    let text = reply.text().to_lowercase();
+    for word in [
+        "units", "stock", "no such", "sqlite", "products", "select", "rusqlite",
+    ] {
+        if text.contains(word) {
+            reply.fail_with_diagnosis(
+                &format!("the answer to a failed batch shows {word:?}: it tells the client about the database"),
+                "A database error goes to the server's log; the client gets `internal error` \
+                 with the code INTERNAL_SERVER_ERROR, as `Db::call` makes it. A loader whose \
+                 error carries the database's own message (or a resolver that turns it into \
+                 the GraphQL error's text) hands the client the SQL, the table and the column.",
+            );
+        }
+    }
+    for error in &errors {
+        let path_ends_in_product = error["path"]
+            .as_array()
+            .and_then(|path| path.last())
+            .is_some_and(|last| last == "product");
+        if error["message"] != "internal error"
+            || error["extensions"]["code"] != "INTERNAL_SERVER_ERROR"
+            || !path_ends_in_product
+        {
+            reply.fail(&format!(
+                "expected each error to be \"internal error\" with the code INTERNAL_SERVER_ERROR on a `product` field, got {error}\n\
+                 The products' batch failed: every item's `product` fails with it, and nothing else."
+            ));
+        }
+    }
 }
