@@ -113,14 +113,74 @@ fn data_of(reply: &Reply) -> Value {
     }
 }
 
-/// Fails unless `actual` is `expected`, with `verdict` as the first line.
+/// Fails unless `actual` is `expected`, with `verdict` and the first
+/// difference as the first line.
 #[track_caller]
 fn expect_value(reply: &Reply, actual: &Value, expected: &Value, verdict: &str, diagnosis: &str) {
     if actual != expected {
+        let difference = first_difference("", expected, actual)
+            .map(|(at, wanted, got)| format!(": at `{at}` expected {wanted}, got {got}"))
+            .unwrap_or_default();
         reply.fail_with_diagnosis(
-            &format!("{verdict}\n  expected: {expected}\n  got:      {actual}"),
+            &format!("{verdict}{difference}\n  expected: {expected}\n  got:      {actual}"),
             diagnosis,
         );
+    }
+}
+
+/// Where `actual` first differs from `expected` (`order.items.0.quantity`),
+/// and the two values there; a key `actual` lacks shows as `(nothing)`.
+fn first_difference(
+    at: &str,
+    expected: &Value,
+    actual: &Value,
+) -> Option<(String, String, String)> {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    let shown = |value: Option<&Value>| value.map_or("(nothing)".to_string(), Value::to_string);
+    match (expected, actual) {
+        (Value::Object(wanted), Value::Object(got)) => {
+            for (key, value) in wanted {
+                match got.get(key) {
+                    Some(other) => {
+                        if let Some(found) = first_difference(&join(key), value, other) {
+                            return Some(found);
+                        }
+                    }
+                    None => return Some((join(key), value.to_string(), shown(None))),
+                }
+            }
+            got.iter()
+                .find(|(key, _)| !wanted.contains_key(*key))
+                .map(|(key, value)| (join(key), shown(None), value.to_string()))
+        }
+        (Value::Array(wanted), Value::Array(got)) if wanted.len() == got.len() => wanted
+            .iter()
+            .zip(got)
+            .enumerate()
+            .find_map(|(index, (value, other))| {
+                first_difference(&join(&index.to_string()), value, other)
+            }),
+        (Value::Array(wanted), Value::Array(got)) => Some((
+            format!("{at} (a list)"),
+            format!("{} entries", wanted.len()),
+            format!("{}", got.len()),
+        )),
+        _ if expected != actual => Some((
+            if at.is_empty() {
+                "data".to_string()
+            } else {
+                at.to_string()
+            },
+            expected.to_string(),
+            actual.to_string(),
+        )),
+        _ => None,
     }
 }
 
