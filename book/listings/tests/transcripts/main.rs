@@ -35,6 +35,7 @@ extern crate database_async_access_solution as database_async_access;
 extern crate graphql_schema_solution as graphql_schema;
 extern crate graphql_mutations_solution as graphql_mutations;
 extern crate graphql_dataloader_solution as graphql_dataloader;
+extern crate graphql_limits_solution as graphql_limits;
 extern crate production_caching_solution as production_caching;
 extern crate production_deploy_solution as production_deploy;
 extern crate production_jobs_solution as production_jobs;

@@ -115,6 +115,9 @@ mod path_traversal;
 #[path = "../../../../lessons/03-api/problem-details/examples/serve.rs"]
 mod problem_details;
 #[allow(dead_code)]
+#[path = "../../../../lessons/08-graphql/limits/examples/serve.rs"]
+mod query_limits;
+#[allow(dead_code)]
 #[path = "../../../../lessons/05-security/rate-limiting/examples/serve.rs"]
 mod rate_limiting;
 #[allow(dead_code)]
@@ -537,6 +540,12 @@ fn examples() -> Vec<Example> {
             |_| dataloader::banner(),
             |_, _| dataloader::app(),
         ),
+        Example::new(
+            "graphql/limits.md",
+            "cargo run -q -p graphql-limits --example serve",
+            |_| query_limits::banner(),
+            |_, _| query_limits::app(),
+        ),
     ]
 }
 
@@ -803,6 +812,11 @@ async fn graphql_mutations() {
 #[tokio::test]
 async fn dataloader() {
     try_it("graphql/dataloader.md").await;
+}
+
+#[tokio::test]
+async fn graphql_limits() {
+    try_it("graphql/limits.md").await;
 }
 
 /// A page of the lessons whose `console` blocks hold a `curl` command shows

@@ -247,8 +247,9 @@ fn expect_refused(shop: &Shop, reply: &Reply, answer: &Value, messages: &[&str],
     if !statements.is_empty() {
         reply.fail_with_diagnosis(
             &format!(
-                "{what} ran {} SQL statements before it was refused, expected none",
-                statements.len()
+                "{what} ran {} SQL statement{} before it was refused, expected none",
+                statements.len(),
+                if statements.len() == 1 { "" } else { "s" }
             ),
             &format!(
                 "A limit is only a defence if it refuses the query before the first resolver \
