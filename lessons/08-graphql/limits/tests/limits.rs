@@ -166,12 +166,48 @@ fn errors(answer: &Value) -> Vec<Value> {
     answer["errors"].as_array().cloned().unwrap_or_default()
 }
 
+/// Where `actual` first differs from `expected`, in one line: the verdict.
+fn first_difference(actual: &Value, expected: &Value, at: &str) -> String {
+    if let (Value::Object(fields), Value::Object(_)) = (expected, actual) {
+        for (key, value) in fields {
+            let found = actual.get(key).unwrap_or(&Value::Null);
+            if !same_data(found, value) {
+                return first_difference(found, value, &format!("{at}.{key}"));
+            }
+        }
+    }
+    if let (Value::Array(items), Value::Array(found)) = (expected, actual)
+        && items.len() == found.len()
+    {
+        for (index, (value, found)) in items.iter().zip(found).enumerate() {
+            if !same_data(found, value) {
+                return first_difference(found, value, &format!("{at}[{index}]"));
+            }
+        }
+    }
+    let shorten = |value: &Value| {
+        let text = value.to_string();
+        match text.char_indices().nth(70) {
+            Some((cut, _)) => format!("{}...", &text[..cut]),
+            None => text,
+        }
+    };
+    format!(
+        "{at} is {}, expected {}",
+        shorten(actual),
+        shorten(expected)
+    )
+}
+
 /// Fails unless `data` is `expected` and there is no error at all.
 #[track_caller]
 fn expect_data(reply: &Reply, answer: &Value, expected: Value, diagnosis: &str) {
     if !same_data(&answer["data"], &expected) {
         reply.fail_with_diagnosis(
-            &format!("expected the data {expected}\ngot {}", answer["data"]),
+            &format!(
+                "{}\nexpected the data {expected}",
+                first_difference(&answer["data"], &expected, "data")
+            ),
             diagnosis,
         );
     }
@@ -476,7 +512,10 @@ async fn no_path_through_the_graph_takes_a_customer_to_another_customers_orders_
         expect_none_of_bobs_secrets(&reply, "Ada");
         if !same_data(&answer["data"], &data) {
             reply.fail_with_diagnosis(
-                &format!("expected the data {data}\ngot {}", answer["data"]),
+                &format!(
+                    "{}\nexpected the data {data}",
+                    first_difference(&answer["data"], &data, "data")
+                ),
                 "A refused field is null and has its error; the fields around it still answer \
                  (`email`, `orders` and `Product.orders` are nullable for that reason). A \
                  customer's name is public.",
@@ -556,8 +595,8 @@ async fn an_anonymous_caller_sees_products_and_names_and_nothing_that_needs_a_ca
             }
             if !same_data(&answer["data"], &data) {
                 reply.fail(&format!(
-                    "expected the data {data} for {who}\ngot {}",
-                    answer["data"]
+                    "{} for {who}\nexpected the data {data}",
+                    first_difference(&answer["data"], &data, "data")
                 ));
             }
             for (path, _) in expected_errors {
@@ -624,8 +663,8 @@ async fn an_admin_sees_every_customers_orders_and_emails() {
 async fn a_query_as_deep_as_the_limit_runs_and_one_level_deeper_is_refused_before_it_runs() {
     let shop = shop().await;
 
-    // 6 levels: me, orders, items, product, orders, id.
-    let at_limit = "{ me { orders { items { product { orders { id } } } } } }";
+    // 6 levels: order, customer, orders, items, product, name.
+    let at_limit = "{ order(id: \"1\") { customer { orders { items { product { name } } } } } }";
     let (reply, answer) = shop.ask(Some(ROOT), at_limit, json!({})).await;
     expect_ran(
         &shop,
@@ -635,8 +674,9 @@ async fn a_query_as_deep_as_the_limit_runs_and_one_level_deeper_is_refused_befor
         "MAX_DEPTH is 6: a query exactly 6 levels deep runs; only a deeper one is refused.",
     );
 
-    // 7 levels, and costing 307: under the cost limit.
-    let too_deep = "{ me { orders { items { product { orders { customer { name } } } } } } }";
+    // 7 levels, and costing 183: under the cost limit.
+    let too_deep =
+        "{ order(id: \"1\") { customer { orders { items { product { orders { id } } } } } } }";
     let (reply, answer) = shop.ask(Some(ROOT), too_deep, json!({})).await;
     expect_refused(
         &shop,
@@ -713,12 +753,12 @@ async fn a_query_as_costly_as_the_limit_runs_and_one_more_is_refused() {
 async fn lists_with_no_first_cost_their_assumed_length() {
     let shop = shop().await;
 
-    // me: 1 + 3 fields + orders; orders: 1 + 5 × (4 fields + items);
+    // customer: 1 + 3 fields + orders; orders: 1 + 5 × (4 fields + items);
     // items: 1 + 5 × (2 fields + product); product: 1 + 5 fields + orders;
     // product's orders: 1 + 5 × 4 fields = 21. So product 27, items 146,
-    // orders 751, me 755; with 241 (products(first: 48), 5 fields) and
+    // orders 751, customer 755; with 241 (products(first: 48), 5 fields) and
     // 4 (product, 3 fields): 1000.
-    let at_limit = "{ me { id name email
+    let at_limit = "{ customer(id: \"1\") { id name email
                            orders { id status totalCents createdAt
                                     items { quantity priceCents
                                             product { id sku name priceCents stock
@@ -757,7 +797,7 @@ async fn an_alias_flood_is_refused_before_it_runs_with_literals_variables_or_in_
         &reply,
         &answer,
         &[TOO_COMPLEX],
-        "20 aliases of `products(first: 100)` (cost 10020)",
+        "a query of 20 aliases of `products(first: 100)` (cost 10020)",
     );
 
     let aliases: Vec<String> = (0..20)
@@ -772,7 +812,7 @@ async fn an_alias_flood_is_refused_before_it_runs_with_literals_variables_or_in_
         &reply,
         &answer,
         &[TOO_COMPLEX],
-        "20 aliases of `products(first: $n)` with $n = 100",
+        "a query of 20 aliases of `products(first: $n)` with $n = 100",
     );
 
     // The same flood, split into a batch of small queries: refused whole.
