@@ -5,7 +5,7 @@
 //!
 //! | customer | id | token         | role     | orders                                   |
 //! | -------- | -- | ------------- | -------- | ---------------------------------------- |
-//! | Root     | 1  | `root-token`  | admin    | 4: Tea × 1 (850)                         |
+//! | Root     | 1  | `root-token`  | admin    | 4: Tea × 1 (850); 5: Tea × 3, cancelled  |
 //! | Ada      | 2  | `ada-token`   | customer | 3: Mug × 2, Tea × 1 (3350)               |
 //! | Bob      | 3  | `bob-token`   | customer | 1: Kettle × 1, Mug × 1 (32665); 2: Teapot × 2 (54364) |
 //!
@@ -81,6 +81,7 @@ async fn shop() -> Shop {
         add_order(&db, bob, "shipped", &[(teapot, 2)])?;
         add_order(&db, ada, "pending", &[(mug, 2), (tea, 1)])?;
         add_order(&db, root, "paid", &[(tea, 1)])?;
+        add_order(&db, root, "cancelled", &[(tea, 3)])?;
         Ok(())
     })();
     if let Err(error) = seeded {
@@ -96,9 +97,21 @@ impl Shop {
     /// token is `token` (anonymous with `None`); fails unless the answer is
     /// `200 OK` with a JSON body whose errors leak nothing internal.
     async fn ask(&self, token: Option<&str>, query: &str, variables: Value) -> (Reply, Value) {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        self.ask_with(authorization.as_deref(), query, variables)
+            .await
+    }
+
+    /// [`Shop::ask`], with this `Authorization` header (none with `None`).
+    async fn ask_with(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (Reply, Value) {
         let mut call = self.server.post("/graphql");
-        if let Some(token) = token {
-            call = call.header("authorization", &format!("Bearer {token}"));
+        if let Some(authorization) = authorization {
+            call = call.header("authorization", authorization);
         }
         let body = json!({ "query": query, "variables": variables });
         let reply = call.json(&body).send().await;
@@ -538,27 +551,38 @@ async fn no_path_through_the_graph_takes_a_customer_to_another_customers_orders_
 async fn an_anonymous_caller_sees_products_and_names_and_nothing_that_needs_a_caller() {
     let shop = shop().await;
 
-    for token in [None, Some("no-such-token")] {
-        let who = match token {
-            None => "an anonymous caller",
-            Some(_) => "a caller with a token no session has",
-        };
+    let callers = [
+        (None, "an anonymous caller"),
+        (
+            Some("Bearer no-such-token"),
+            "a caller with a token no session has",
+        ),
+        (
+            Some("Basic ada-token"),
+            "a caller who sent Ada's token as Basic, not Bearer",
+        ),
+    ];
+    for (token, who) in callers {
         let (reply, answer) = shop
-            .ask(
+            .ask_with(
                 token,
-                "{ me { name } products(first: 1) { name } }",
+                "{ me { name } products(first: 1) { id sku name priceCents stock } }",
                 json!({}),
             )
             .await;
         expect_data(
             &reply,
             &answer,
-            json!({ "me": null, "products": [{ "name": "Red mug" }] }),
-            "Without a caller `me` is null, with no error; products are public.",
+            json!({
+                "me": null,
+                "products": [{ "id": "1", "sku": "MUG-RED", "name": "Red mug", "priceCents": 1250, "stock": 12 }]
+            }),
+            "Without a caller `me` is null, with no error; products are public. Only \
+             `Authorization: Bearer <token>` names a caller, with a token a session has.",
         );
 
         let (existing, answer) = shop
-            .ask(token, "{ order(id: \"1\") { id } }", json!({}))
+            .ask_with(token, "{ order(id: \"1\") { id } }", json!({}))
             .await;
         expect_none_of_bobs_secrets(&existing, who);
         if !same_data(&answer["data"], &json!({ "order": null })) {
@@ -572,7 +596,7 @@ async fn an_anonymous_caller_sees_products_and_names_and_nothing_that_needs_a_ca
             "`order(id:)` needs a caller: without one it answers UNAUTHENTICATED, for every id.",
         );
         let (missing, _) = shop
-            .ask(token, "{ order(id: \"999\") { id } }", json!({}))
+            .ask_with(token, "{ order(id: \"999\") { id } }", json!({}))
             .await;
         if missing.text() != existing.text() {
             missing.fail(&format!(
@@ -588,7 +612,7 @@ async fn an_anonymous_caller_sees_products_and_names_and_nothing_that_needs_a_ca
             errors: expected_errors,
         } in paths_to_bob()
         {
-            let (reply, answer) = shop.ask(token, query, json!({})).await;
+            let (reply, answer) = shop.ask_with(token, query, json!({})).await;
             expect_none_of_bobs_secrets(&reply, who);
             if query.starts_with("{ me") || query.starts_with("{ order") {
                 continue;
@@ -637,6 +661,35 @@ async fn an_admin_sees_every_customers_orders_and_emails() {
         "An admin (the role of the caller's customer row, never something the query says) sees \
          every order and every email, on every path; `Product.orders` lists the orders that hold \
          the product, in id order.",
+    );
+
+    let query = "{ a: order(id: \"1\") { status } b: order(id: \"2\") { status }
+                   c: order(id: \"3\") { status } d: order(id: \"5\") { status createdAt } }";
+    let (reply, answer) = shop.ask(Some(ROOT), query, json!({})).await;
+    let created_at = answer["data"]["d"]["createdAt"]
+        .as_str()
+        .unwrap_or_default();
+    let rfc_3339_utc = created_at.len() == 20
+        && created_at.bytes().enumerate().all(|(at, byte)| match at {
+            4 | 7 => byte == b'-',
+            10 => byte == b'T',
+            13 | 16 => byte == b':',
+            19 => byte == b'Z',
+            _ => byte.is_ascii_digit(),
+        });
+    if !rfc_3339_utc {
+        reply.fail(&format!(
+            "order 5's createdAt is {created_at:?}, expected RFC 3339 UTC text such as \"2026-11-30T09:15:00Z\""
+        ));
+    }
+    expect_data(
+        &reply,
+        &answer,
+        json!({
+            "a": { "status": "PAID" }, "b": { "status": "SHIPPED" },
+            "c": { "status": "PENDING" }, "d": { "status": "CANCELLED", "createdAt": created_at }
+        }),
+        "Each stored status ('pending', 'paid', 'shipped', 'cancelled') is its enum value.",
     );
 
     let (reply, answer) = shop
