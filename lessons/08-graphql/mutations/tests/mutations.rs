@@ -204,10 +204,10 @@ fn list(expected: &[Expected<'_>]) -> String {
 }
 
 /// Fails unless the answer is a refusal of the mutation (or query) field
-/// `field`: `data` is one of `expected_data`, and `errors` holds exactly the expected errors, in any order,
-/// each with a human message, the path `[field]`, and `extensions` with
-/// the expected `code` and `field`. `diagnosis` says what usually causes a
-/// difference.
+/// `field`: `data` is one of `expected_data`, and `errors` holds exactly
+/// the expected errors, in any order, each with a human message, the path
+/// `[field]`, and `extensions` with the expected `code` and `field`.
+/// `diagnosis` says what usually causes a difference.
 #[track_caller]
 fn expect_errors(
     reply: &Reply,
@@ -387,6 +387,20 @@ fn expect_unchanged(shop: &Shop, reply: &Reply, before: &(Vec<(i64, i64)>, i64, 
              stock taken when a later line fails.",
         );
     }
+}
+
+/// Whether `text` is an RFC 3339 UTC timestamp as SQLite makes them:
+/// `2026-11-30T09:15:00Z`.
+fn is_utc_timestamp(text: &str) -> bool {
+    let shape = "dddd-dd-ddTdd:dd:ddZ";
+    text.len() == shape.len()
+        && text
+            .bytes()
+            .zip(shape.bytes())
+            .all(|(byte, expected)| match expected {
+                b'd' => byte.is_ascii_digit(),
+                _ => byte == expected,
+            })
 }
 
 #[tokio::test]
@@ -630,6 +644,30 @@ async fn values_at_every_limit_are_accepted() {
             }
         }
     }
+
+    // The given `products` query lists them, in the order they were made.
+    let listed = shop
+        .graphql("{ products(first: 3) { sku } }", json!({}))
+        .await;
+    let data = expect_data(&listed, "listing the first 3 products");
+    let expected =
+        json!({ "products": [{ "sku": cases[0].0["sku"] }, { "sku": "A" }, { "sku": "0-9-Z" }] });
+    if data != expected {
+        listed.fail(&format!(
+            "expected products(first: 3) to be {expected}, got {data}"
+        ));
+    }
+    let refused = shop
+        .graphql("{ products(first: 101) { sku } }", json!({}))
+        .await;
+    expect_errors(
+        &refused,
+        "products",
+        &[json!({ "products": null }), Value::Null],
+        &[bad("first")],
+        "The given `products` query refuses more than 100 products with a Problem at `first`, \
+         turned into an error by your `From<Problem>`.",
+    );
 }
 
 #[tokio::test]
@@ -809,16 +847,31 @@ async fn place_order_takes_the_stock_and_answers_the_order() {
         "createdAt": created_at,
         "customer": { "id": customer, "name": "Ada Lovelace" },
         "items": [
-            { "product": { "id": mug.to_string(), "sku": "MUG-RED", "stock": 10 }, "quantity": 2, "priceCents": 1250 },
-            { "product": { "id": tea.to_string(), "sku": "TEA-GREEN", "stock": 0 }, "quantity": 3, "priceCents": 450 },
+            {
+                "product": { "id": mug.to_string(), "sku": "MUG-RED", "stock": 10 },
+                "quantity": 2,
+                "priceCents": 1250,
+            },
+            {
+                "product": { "id": tea.to_string(), "sku": "TEA-GREEN", "stock": 0 },
+                "quantity": 3,
+                "priceCents": 450,
+            },
         ],
     });
-    if id.parse::<i64>().is_err() || created_at.is_empty() || placed != &expected {
+    if !is_utc_timestamp(&created_at) {
+        reply.fail(&format!(
+            "expected the order's createdAt to be a UTC time such as 2026-11-30T09:15:00Z, \
+             got {}",
+            placed["createdAt"]
+        ));
+    }
+    if id.parse::<i64>().is_err() || placed != &expected {
         reply.fail_with_diagnosis(
             &format!("expected placeOrder to answer the order {expected}, got {placed}"),
             "The order is `pending`, each line at the product's price now, `totalCents` the \
-             sum of quantity times price, and each product's stock less the quantity ordered \
-             (the given `Order` type reads it back once it is stored).",
+             sum of quantity times price, and each product's stock less the quantity ordered (the \
+             given `Order` type reads it back once it is stored).",
         );
     }
     let (stocks, orders, items) = shop.state();
@@ -827,6 +880,31 @@ async fn place_order_takes_the_stock_and_answers_the_order() {
             "expected stocks [({mug}, 10), ({tea}, 0)], 1 order and 2 order items in the \
              database, found {stocks:?}, {orders} order(s), {items} item(s)"
         ));
+    }
+
+    // The order, read back by the given `order` query, in every status the
+    // table allows (the shop's staff move it on; no mutation here does).
+    for (column, shown) in [
+        ("paid", "PAID"),
+        ("shipped", "SHIPPED"),
+        ("cancelled", "CANCELLED"),
+    ] {
+        shop.db()
+            .execute("UPDATE orders SET status = ?1", [column])
+            .expect("the test could change the order's status");
+        let read = shop
+            .graphql(
+                "query Read($id: ID!) { order(id: $id) { id status totalCents } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let expected =
+            json!({ "order": { "id": id, "status": shown, "totalCents": 3 * 450 + 2 * 1250 } });
+        if expect_data(&read, "reading the order back") != expected {
+            read.fail(&format!(
+                "expected order(id: {id}) to read {expected} once its status is '{column}'"
+            ));
+        }
     }
 }
 

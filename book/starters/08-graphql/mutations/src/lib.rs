@@ -542,14 +542,17 @@ pub const STOCK_MAX: i32 = 100_000;
 /// Every rule of `createProduct`'s input that `input` breaks, each as a
 /// `BAD_USER_INPUT` problem at its field, in this order:
 ///
-/// | field              | rule                                                                                    |
-/// | ------------------ | --------------------------------------------------------------------------------------- |
-/// | `input.sku`        | 1 to 32 characters, `^[A-Z0-9]+(-[A-Z0-9]+)*$`: capitals and digits, in groups joined by single hyphens (`MUG-RED`, `TEA-2`) |
-/// | `input.name`       | at most 100 characters (characters, not bytes), and not blank (not only whitespace)     |
-/// | `input.priceCents` | 0 to 1 000 000                                                                          |
-/// | `input.stock`      | 0 to 100 000                                                                            |
+/// | field              | rule                                                          |
+/// | ------------------ | ------------------------------------------------------------- |
+/// | `input.sku`        | 1 to 32 characters, matching `^[A-Z0-9]+(-[A-Z0-9]+)*$`       |
+/// | `input.name`       | not blank (not only whitespace), at most 100 characters       |
+/// | `input.priceCents` | 0 to 1 000 000                                                |
+/// | `input.stock`      | 0 to 100 000                                                  |
 ///
-/// An empty list means the input is valid. A valid name is stored as it
+/// A sku is capital letters A to Z and digits 0 to 9, in groups joined by
+/// single hyphens: `MUG-RED`, `TEA-2`. A name's length is counted in
+/// characters, not bytes ("Thé" is 3). An empty list means the input is
+/// valid. A valid name is stored as it
 /// is given, spaces and all.
 pub fn validate_new_product(input: &NewProduct) -> Vec<Problem> {
     // TODO: one problem for each rule of the table above that `input`
