@@ -361,9 +361,9 @@ type PerRequest<T> = DataLoader<T, HashMapCache>;
 
 /// `request`, with the data its resolvers read through while it runs.
 ///
-/// Each request has loaders of its own: within a request, one key is loaded
-/// once however many fields ask for it; a later request reads the database
-/// as it is then, never what an earlier request saw.
+/// Each request has loaders of its own, made for it and dropped with it: a
+/// request reads the database as it is then, never what an earlier request
+/// saw.
 pub fn with_loaders(request: Request, db: &Db) -> Request {
     request
         .data(PerRequest::with_cache(

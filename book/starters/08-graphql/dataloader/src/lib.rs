@@ -322,9 +322,9 @@ impl Loader<i64> for CustomersById {
 // ANCHOR: with_loaders
 /// `request`, with the data its resolvers read through while it runs.
 ///
-/// Each request has loaders of its own: within a request, one key is loaded
-/// once however many fields ask for it; a later request reads the database
-/// as it is then, never what an earlier request saw.
+/// Each request has loaders of its own, made for it and dropped with it: a
+/// request reads the database as it is then, never what an earlier request
+/// saw.
 pub fn with_loaders(request: Request, db: &Db) -> Request {
     // TODO: give the request a loader of items, one of products and one of
     // customers, made for this request alone.
