@@ -375,6 +375,31 @@ impl Progress {
             .flat_map(|lesson| lesson.exercises.iter())
     }
 
+    /// The electives not taken, each with the exercise `goto` takes it by.
+    pub fn untaken<'w>(
+        &self,
+        workbook: &'w Workbook,
+    ) -> impl Iterator<Item = (&'w Lesson, &'w Exercise)> {
+        workbook
+            .lessons
+            .iter()
+            .filter(|lesson| !self.takes(lesson))
+            .filter_map(|lesson| Some((lesson, lesson.exercises.first()?)))
+    }
+
+    /// The exercises `next` walks through from `current`: those of the
+    /// lessons taken, and of `current`'s own lesson, which counts as chosen.
+    pub fn route<'w>(
+        &self,
+        workbook: &'w Workbook,
+        current: &str,
+    ) -> impl Iterator<Item = &'w Exercise> {
+        let lesson = workbook.exercise(current).map(|e| e.lesson.clone());
+        workbook
+            .exercises()
+            .filter(move |e| self.takes_exercise(e) || Some(&e.lesson) == lesson.as_ref())
+    }
+
     /// Takes the elective `exercise` belongs to, if it is one; `true` if
     /// that is new.
     pub fn take(&mut self, exercise: &Exercise) -> bool {

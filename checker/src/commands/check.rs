@@ -158,21 +158,17 @@ pub fn run(
 /// The electives `check --all` left out, and how to take one: nothing of
 /// them was built.
 fn electives_left_out(context: &Context, progress: &crate::progress::Progress) -> String {
-    let mut text = String::new();
-    for lesson in &context.workbook.lessons {
-        let Some(first) = lesson.exercises.first() else {
-            continue;
-        };
-        if !progress.takes(lesson) {
-            text += &format!(
+    progress
+        .untaken(&context.workbook)
+        .map(|(lesson, first)| {
+            format!(
                 "Not checked: the elective {} ({}), which you have not taken. `cargo checker goto {}` takes it.\n",
                 lesson.id,
                 crate::term::plural(lesson.exercises.len(), "exercise"),
                 first.id
-            );
-        }
-    }
-    text
+            )
+        })
+        .collect()
 }
 
 /// What in the exercise's edited files is worth a look, compared with the

@@ -14,13 +14,7 @@ pub fn next(context: &Context) -> Result<ExitCode> {
         println!("This workbook has no exercises yet.");
         return Ok(ExitCode::SUCCESS);
     };
-    // An elective the learner has not opened is passed by: they choose it
-    // with `goto`. The current exercise's own lesson counts as chosen.
-    let exercises: Vec<&Exercise> = context
-        .workbook
-        .exercises()
-        .filter(|e| progress.takes_exercise(e) || e.lesson == current.lesson)
-        .collect();
+    let exercises: Vec<&Exercise> = progress.route(&context.workbook, &current.id).collect();
     let position = exercises
         .iter()
         .position(|e| e.id == current.id)
@@ -44,16 +38,11 @@ pub fn next(context: &Context) -> Result<ExitCode> {
 
 /// The electives not taken yet, and how to take one.
 fn print_electives_left(context: &Context, progress: &crate::progress::Progress) {
-    for lesson in &context.workbook.lessons {
-        if progress.takes(lesson) {
-            continue;
-        }
-        if let Some(first) = lesson.exercises.first() {
-            println!(
-                "Elective {} · {}: `cargo checker goto {}` takes it.",
-                lesson.id, lesson.title, first.id
-            );
-        }
+    for (lesson, first) in progress.untaken(&context.workbook) {
+        println!(
+            "Elective {} · {}: `cargo checker goto {}` takes it.",
+            lesson.id, lesson.title, first.id
+        );
     }
 }
 

@@ -290,16 +290,9 @@ impl App {
             }
             KeyCode::Char('n') if self.is_done() => {
                 // As `next` does: an elective not taken is passed by.
-                let lesson = self
-                    .context
-                    .workbook
-                    .exercise(&self.current)
-                    .map(|e| &e.lesson);
                 let ids: Vec<String> = self
-                    .context
-                    .workbook
-                    .exercises()
-                    .filter(|e| self.progress.takes_exercise(e) || Some(&e.lesson) == lesson)
+                    .progress
+                    .route(&self.context.workbook, &self.current)
                     .map(|e| e.id.clone())
                     .collect();
                 match ids
