@@ -2,6 +2,8 @@
 """Writes GitHub Classroom's autograding tests for this workbook: one test per
 exercise, worth one point, that passes when `cargo checker check ID` exits 0
 (the exercise is done; 1 when not). Classroom adds up the points.
+Electives are left out, as `cargo checker grade` leaves them out unless
+named: add their tests by hand for a class that takes one.
 
 Usage, from the workbook's folder (after adding or removing exercises too):
 
@@ -33,6 +35,7 @@ def tests(exercises):
             "points": 1,
         }
         for exercise in exercises
+        if not exercise.get("elective")
     ]
 
 
