@@ -8,6 +8,7 @@
 //! `verdict` decides what its report proves.
 
 pub mod build;
+pub mod build_view;
 pub mod cargo;
 pub mod libtest;
 pub mod process;
@@ -112,9 +113,37 @@ impl Digests {
             Side::Starter => &job.exercise.edit,
             Side::Solution => &[],
         };
-        let (all, graded) = seal::digest_sources(root, &dirs, &files, edited);
+        let views = build_views(root, job);
+        let (all, graded) = seal::digest_sources(root, &dirs, &files, edited, &views);
         Digests { all, graded }
     }
+}
+
+/// What `job`'s build reads of the workspace's `Cargo.toml` and
+/// `Cargo.lock`, and its lesson's record without the workspace manifest's
+/// line, to be digested instead of their bytes: a change to them that
+/// cannot change this package's build (another lesson's dependencies) leaves
+/// its test binaries vouched for. The record still holds the whole
+/// manifest's digest for the comparison that grades (`integrity`).
+fn build_views(root: &Path, job: &Job) -> Vec<(PathBuf, String)> {
+    let manifest = std::fs::read(root.join("Cargo.toml"));
+    let lock = std::fs::read(root.join("Cargo.lock"));
+    let (Ok(manifest), Ok(lock)) = (manifest, lock) else {
+        return Vec::new();
+    };
+    let Some(view) = build_view::of(&manifest, &lock, job.package()) else {
+        return Vec::new();
+    };
+    let mut views = vec![
+        (PathBuf::from("Cargo.toml"), view.manifest),
+        (PathBuf::from("Cargo.lock"), view.lock),
+    ];
+    let lesson = job.exercise.dir.parent().unwrap_or(Path::new(""));
+    let record = lesson.join(crate::manifest::SUMS_FILE);
+    if let Ok(text) = std::fs::read_to_string(root.join(&record)) {
+        views.push((record, build_view::record_view(&text)));
+    }
+    views
 }
 
 pub struct Runner<'a> {

@@ -653,6 +653,81 @@ fn updates_pulled_from_the_workbooks_upstream_are_as_given_but_local_edits_are_n
 }
 
 #[test]
+fn a_pulled_lesson_with_new_dependencies_leaves_the_others_built_but_a_change_to_theirs_does_not() {
+    let upstream = Workbook::new();
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path().join("learner");
+    git::git(
+        dir.path(),
+        &["clone", "-q", upstream.root.to_str().unwrap(), "learner"],
+    );
+    let learner = Workbook {
+        _dir: dir,
+        root: clone,
+    };
+    assert_eq!(status(&learner.check("calm/greet"), "calm/greet"), "failed");
+
+    // The authors add a lesson that needs a crate no other lesson uses: a
+    // workspace dependency, its entry in the lock, and every lesson's
+    // record, which holds the workspace manifest's digest.
+    upstream.write(
+        "Cargo.toml",
+        &format!(
+            "{}\n[workspace.dependencies]\n# A new lesson's only.\nitoa = \"1\"\n",
+            upstream.read("Cargo.toml")
+        ),
+    );
+    upstream.write(
+        "Cargo.lock",
+        &format!(
+            "{}\n[[package]]\nname = \"itoa\"\nversion = \"1.0.15\"\n\
+             source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+             checksum = \"4a5f13b858c8d314ee3e8f639011f7ccefe71f97f96e50151fb991f267928e2c\"\n",
+            upstream.read("Cargo.lock")
+        ),
+    );
+    assert_eq!(upstream.run(&["dev", "checksums"]).code, Some(0));
+    git::git(&upstream.root, &["commit", "-qam", "a lesson with itoa"]);
+    git::git(
+        &learner.root,
+        &["-c", "pull.rebase=false", "pull", "-q", "--no-edit"],
+    );
+
+    // Nothing calm/greet builds with changed: its test binary is still
+    // vouched for, and graded without cargo.
+    let no_cargo = [("CARGO", "/nonexistent/cargo")];
+    let args = ["check", "calm/greet", "--format", "json"];
+    let pulled = learner.run_with(Path::new(CHECKER), &args, &no_cargo);
+    assert_eq!(
+        pulled.code,
+        Some(1),
+        "the pull of another lesson's dependencies made calm/greet build again: {}",
+        pulled.stderr
+    );
+    assert_eq!(status(&json(&pulled), "calm/greet"), "failed");
+
+    // A change to what it builds with does make it build again.
+    learner.write(
+        "Cargo.toml",
+        &learner
+            .read("Cargo.toml")
+            .replace("debug = false", "debug = true"),
+    );
+    let profile = learner.run_with(Path::new(CHECKER), &args, &no_cargo);
+    assert_eq!(
+        profile.code,
+        Some(2),
+        "a new build profile was graded without a build: {}",
+        profile.stdout
+    );
+    assert!(
+        profile.stderr.contains("cannot start cargo"),
+        "{}",
+        profile.stderr
+    );
+}
+
+#[test]
 fn a_check_with_nothing_changed_runs_no_cargo_but_any_change_or_forgery_does() {
     let workbook = Workbook::new();
     assert_eq!(

@@ -420,7 +420,7 @@ fn sources_digest(root: &Path) -> String {
         .map(PathBuf::from)
         .collect();
     let files = [PathBuf::from("Cargo.toml"), PathBuf::from("workbook.toml")];
-    seal::digest_sources(root, &dirs, &files, &[]).0
+    seal::digest_sources(root, &dirs, &files, &[], &[]).0
 }
 
 fn write_reports(

@@ -207,12 +207,14 @@ fn as_recorded(binary: &Path, entry: &Entry) -> bool {
 /// Digests of every file below `dirs` (their `target` folders aside) and of
 /// `files`, which is what a build of them reads: one of them all, and one of
 /// all but `apart` (the learner's own files), from one reading of each file.
-/// Missing paths count as missing.
+/// Missing paths count as missing. A file in `views` counts by the text
+/// given for it there (what of it the build reads), not by its bytes.
 pub fn digest_sources(
     root: &Path,
     dirs: &[PathBuf],
     files: &[PathBuf],
     apart: &[PathBuf],
+    views: &[(PathBuf, String)],
 ) -> (String, String) {
     let mut found = Vec::new();
     for dir in dirs {
@@ -233,6 +235,12 @@ pub fn digest_sources(
         };
         update(path.to_string_lossy().as_bytes());
         update(&[0]);
+        if let Some((_, view)) = views.iter().find(|(file, _)| root.join(file) == *path) {
+            update(b"view\0");
+            update(&(view.len() as u64).to_le_bytes());
+            update(view.as_bytes());
+            continue;
+        }
         match fs::metadata(path) {
             Ok(meta) if meta.len() > MAX_HASHED_BYTES => {
                 let identity = Identity::of(path).ok();
@@ -384,7 +392,7 @@ mod tests {
         let dirs = [PathBuf::from("ex")];
         let files = [PathBuf::from("Cargo.toml")];
         let apart = [PathBuf::from("ex/src/lib.rs")];
-        let digests = || digest_sources(dir.path(), &dirs, &files, &apart);
+        let digests = || digest_sources(dir.path(), &dirs, &files, &apart, &[]);
         let first = digests();
         fs::write(dir.path().join("ex/target/junk"), "ignored").unwrap();
         assert_eq!(digests(), first);
