@@ -92,8 +92,12 @@ impl<'a> Job<'a> {
             .collect();
         files.push(lesson.join(crate::manifest::LESSON_FILE));
         files.push(lesson.join(crate::manifest::SUMS_FILE));
-        // Which versions of the dependencies a build takes.
-        files.push(PathBuf::from("Cargo.lock"));
+        // Not `Cargo.lock`: cargo's fingerprint of every artifact covers the
+        // versions, sources and features of what it is built with, so a
+        // binary it calls fresh was built against the lock as it is. The lock lists the optional dependencies that any
+        // package turns on, so another lesson's new dependency changes the
+        // entries of crates every exercise uses, and digesting it would
+        // rebuild every exercise for nothing.
         (dirs, files)
     }
 }
@@ -119,25 +123,16 @@ impl Digests {
     }
 }
 
-/// What `job`'s build reads of the workspace's `Cargo.toml` and
-/// `Cargo.lock`, and its lesson's record without the workspace manifest's
-/// line, to be digested instead of their bytes: a change to them that
-/// cannot change this package's build (another lesson's dependencies) leaves
-/// its test binaries vouched for. The record still holds the whole
-/// manifest's digest for the comparison that grades (`integrity`).
+/// What `job`'s build reads of the workspace's `Cargo.toml`, and its
+/// lesson's record without the workspace manifest's line, to be digested
+/// instead of their bytes: another lesson's new workspace dependency leaves
+/// this exercise's test binaries vouched for. The record still holds the
+/// whole manifest's digest for the comparison that grades (`integrity`).
 fn build_views(root: &Path, job: &Job) -> Vec<(PathBuf, String)> {
-    let manifest = std::fs::read(root.join("Cargo.toml"));
-    let lock = std::fs::read(root.join("Cargo.lock"));
-    let (Ok(manifest), Ok(lock)) = (manifest, lock) else {
+    let Some(manifest) = build_view::manifest_view(root, &root.join(job.dir())) else {
         return Vec::new();
     };
-    let Some(view) = build_view::of(&manifest, &lock, job.package()) else {
-        return Vec::new();
-    };
-    let mut views = vec![
-        (PathBuf::from("Cargo.toml"), view.manifest),
-        (PathBuf::from("Cargo.lock"), view.lock),
-    ];
+    let mut views = vec![(PathBuf::from("Cargo.toml"), manifest)];
     let lesson = job.exercise.dir.parent().unwrap_or(Path::new(""));
     let record = lesson.join(crate::manifest::SUMS_FILE);
     if let Ok(text) = std::fs::read_to_string(root.join(&record)) {

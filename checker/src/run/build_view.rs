@@ -1,91 +1,47 @@
-//! What of the workspace's `Cargo.toml` and `Cargo.lock` one package's
-//! build reads.
+//! What of the workspace's `Cargo.toml` one package's build reads.
 //!
 //! The ledger vouches for a test binary only while the sources it was built
-//! from are unchanged, and those include the two workspace files. Digested
-//! whole, any change to them (a pull that brings a new lesson and its
-//! dependencies) would make the checker build every exercise again, though
-//! cargo finds nothing to rebuild. Digested as one package sees them, they
-//! change only when something its build reads changes: the locked packages
-//! it depends on (names, versions, sources, checksums and their own
-//! dependencies, however the lock spells them), and the manifest, but for
-//! the workspace dependencies that none of those packages is.
+//! from are unchanged, and those include the workspace's manifest. Digested
+//! whole, any change to it (a pull that brings a new lesson and its
+//! workspace dependencies) would make the checker build every exercise
+//! again, though cargo finds nothing to rebuild. A `[workspace.dependencies]`
+//! entry reaches a build only through a package that inherits it
+//! (`name.workspace = true`); so one package's view is the manifest without
+//! the entries that neither it nor its path dependencies (the testkit, say)
+//! inherit.
 //!
-//! A view is text made to be digested, never read back. Files that do not
-//! parse, or a package the lock does not hold, have no view: the caller
-//! digests their bytes as they are.
+//! A view is text made to be digested, never read back. A manifest that does
+//! not parse has no view: the caller digests its bytes as they are.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, PoisonError};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+/// The tables of a manifest that list dependencies.
+const DEPENDENCY_TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
 
-/// The views of this process: watch mode checks again and again with the
-/// same workspace files.
-static VIEWS: Mutex<Views> = Mutex::new(Views::new());
-
-/// `package`'s view of the workspace's `manifest` and `lock` (their bytes),
-/// or `None` when they are to be digested whole.
-pub fn of(manifest: &[u8], lock: &[u8], package: &str) -> Option<View> {
-    VIEWS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .of(manifest, lock, package)
-}
-
-/// The views of one pair of files, kept while the files stay the same:
-/// a check digests every exercise's sources two or three times, and
-/// parsing a lock file of a few thousand lines each time would cost more
-/// than the rest of the digests together.
-#[derive(Default)]
-pub struct Views {
-    cached: Option<Cached>,
-}
-
-impl Views {
-    pub const fn new() -> Views {
-        Views { cached: None }
-    }
-}
-
-/// What one package's build reads of the workspace files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct View {
-    pub manifest: String,
-    pub lock: String,
-}
-
-struct Cached {
-    manifest: Vec<u8>,
-    lock: Vec<u8>,
-    workspace: Option<Workspace>,
-    views: HashMap<String, Option<View>>,
-}
-
-impl Views {
-    /// `package`'s view of the workspace's `manifest` and `lock` (their
-    /// bytes), or `None` when they are to be digested whole.
-    pub fn of(&mut self, manifest: &[u8], lock: &[u8], package: &str) -> Option<View> {
-        let fresh = self
-            .cached
-            .as_ref()
-            .is_some_and(|cached| cached.manifest == manifest && cached.lock == lock);
-        if !fresh {
-            self.cached = Some(Cached {
-                manifest: manifest.to_vec(),
-                lock: lock.to_vec(),
-                workspace: Workspace::parse(manifest, lock),
-                views: HashMap::new(),
-            });
+/// The view of the workspace manifest at `root` from the package in
+/// `package_dir` (both absolute), or `None` when the workspace manifest does
+/// not parse.
+pub fn manifest_view(root: &Path, package_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
+    let mut manifest: toml::Table = text.parse().ok()?;
+    let inherited = inherited(root, &manifest, package_dir);
+    if let Some(workspace) = manifest
+        .get_mut("workspace")
+        .and_then(toml::Value::as_table_mut)
+        && let Some(dependencies) = workspace
+            .get_mut("dependencies")
+            .and_then(toml::Value::as_table_mut)
+    {
+        dependencies.retain(|key, _| inherited.contains(key));
+        // A table left empty reads as no table.
+        if dependencies.is_empty() {
+            workspace.remove("dependencies");
         }
-        let cached = self.cached.as_mut()?;
-        let workspace = cached.workspace.as_ref()?;
-        cached
-            .views
-            .entry(package.to_string())
-            .or_insert_with(|| workspace.view(package))
-            .clone()
     }
+    // Comments and layout are gone, and `toml::Table` keeps its keys sorted:
+    // only what cargo reads is left.
+    Some(manifest.to_string())
 }
 
 /// A lesson's record (`tests.sha256`) without the line of the workspace's
@@ -102,298 +58,212 @@ pub fn record_view(record: &str) -> String {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct LockFile {
-    #[serde(default)]
-    package: Vec<Locked>,
-}
-
-#[derive(Deserialize)]
-struct Locked {
-    name: String,
-    version: String,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    checksum: String,
-    #[serde(default)]
-    dependencies: Vec<String>,
-}
-
-struct Workspace {
-    manifest: toml::Table,
-    packages: Vec<Locked>,
-    /// Each package's dependencies, as indices into `packages`; `None` for a
-    /// dependency the lock does not hold.
-    dependencies: Vec<Vec<Option<usize>>>,
-}
-
-impl Workspace {
-    fn parse(manifest: &[u8], lock: &[u8]) -> Option<Workspace> {
-        let manifest: toml::Table = std::str::from_utf8(manifest).ok()?.parse().ok()?;
-        let lock: LockFile = toml::from_str(std::str::from_utf8(lock).ok()?).ok()?;
-        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (index, locked) in lock.package.iter().enumerate() {
-            by_name.entry(&locked.name).or_default().push(index);
+/// The workspace dependencies that the package in `package_dir`, and every
+/// package it depends on by path, inherit. A member whose manifest cannot be
+/// read inherits nothing here; its own bytes are digested with its folder.
+fn inherited(root: &Path, workspace: &toml::Table, package_dir: &Path) -> BTreeSet<String> {
+    let entries = workspace
+        .get("workspace")
+        .and_then(|workspace| workspace.get("dependencies"))
+        .and_then(toml::Value::as_table);
+    let mut inherited = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut queue: Vec<PathBuf> = vec![package_dir.to_path_buf()];
+    while let Some(dir) = queue.pop() {
+        if !seen.insert(dir.clone()) {
+            continue;
         }
-        let dependencies = lock
-            .package
-            .iter()
-            .map(|locked| {
-                locked
-                    .dependencies
+        let Some(manifest) = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .ok()
+            .and_then(|text| text.parse::<toml::Table>().ok())
+        else {
+            continue;
+        };
+        for (key, dependency) in dependencies(&manifest) {
+            if let Some(path) = dependency.get("path").and_then(toml::Value::as_str) {
+                queue.push(dir.join(path));
+            }
+            let inherits = dependency
+                .get("workspace")
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(false);
+            if !inherits {
+                continue;
+            }
+            inherited.insert(key.clone());
+            let entry_path = entries
+                .and_then(|entries| entries.get(key))
+                .and_then(|entry| entry.get("path"))
+                .and_then(toml::Value::as_str);
+            if let Some(path) = entry_path {
+                queue.push(root.join(path));
+            }
+        }
+    }
+    inherited
+}
+
+/// Every dependency a manifest lists, by its key: its dependency tables,
+/// and the same tables under `[target.'cfg(...)']`.
+fn dependencies(manifest: &toml::Table) -> Vec<(&String, &toml::Value)> {
+    let mut tables: Vec<&toml::Table> = DEPENDENCY_TABLES
+        .iter()
+        .filter_map(|name| manifest.get(*name).and_then(toml::Value::as_table))
+        .collect();
+    if let Some(targets) = manifest.get("target").and_then(toml::Value::as_table) {
+        for target in targets.values().filter_map(toml::Value::as_table) {
+            tables.extend(
+                DEPENDENCY_TABLES
                     .iter()
-                    .map(|reference| resolve(&lock.package, &by_name, reference))
-                    .collect()
-            })
-            .collect();
-        Some(Workspace {
-            manifest,
-            packages: lock.package,
-            dependencies,
-        })
+                    .filter_map(|name| target.get(*name).and_then(toml::Value::as_table)),
+            );
+        }
     }
-
-    fn view(&self, package: &str) -> Option<View> {
-        // A workspace member is locked without a source.
-        let start = self
-            .packages
-            .iter()
-            .position(|locked| locked.name == package && locked.source.is_empty())?;
-        let mut closure = BTreeSet::from([start]);
-        let mut queue = vec![start];
-        while let Some(index) = queue.pop() {
-            for &found in self.dependencies[index].iter().flatten() {
-                if closure.insert(found) {
-                    queue.push(found);
-                }
-            }
-        }
-
-        let mut lock = String::new();
-        for &index in &closure {
-            let locked = &self.packages[index];
-            let dependencies: Vec<String> = self.dependencies[index]
-                .iter()
-                .zip(&locked.dependencies)
-                .map(|(found, reference)| match found {
-                    Some(found) => {
-                        let dependency = &self.packages[*found];
-                        format!("{}@{}", dependency.name, dependency.version)
-                    }
-                    None => format!("unlocked {reference}"),
-                })
-                .collect();
-            lock.push_str(&format!(
-                "{}@{} {} {} [{}]\n",
-                locked.name,
-                locked.version,
-                locked.source,
-                locked.checksum,
-                dependencies.join(", ")
-            ));
-        }
-
-        let used: BTreeSet<&str> = closure
-            .iter()
-            .map(|&index| self.packages[index].name.as_str())
-            .collect();
-        let mut manifest = self.manifest.clone();
-        if let Some(workspace) = manifest
-            .get_mut("workspace")
-            .and_then(toml::Value::as_table_mut)
-            && let Some(dependencies) = workspace
-                .get_mut("dependencies")
-                .and_then(toml::Value::as_table_mut)
-        {
-            dependencies.retain(|key, entry| {
-                let name = entry
-                    .get("package")
-                    .and_then(toml::Value::as_str)
-                    .unwrap_or(key);
-                used.contains(name)
-            });
-            // A table left empty reads as no table.
-            if dependencies.is_empty() {
-                workspace.remove("dependencies");
-            }
-        }
-        Some(View {
-            manifest: manifest.to_string(),
-            lock,
-        })
-    }
-}
-
-/// The package a lock's dependency names: `"name"` when one version of it
-/// is locked, `"name version"` when more are, `"name version (source)"`
-/// when one version comes from more than one source.
-fn resolve(
-    packages: &[Locked],
-    by_name: &HashMap<&str, Vec<usize>>,
-    reference: &str,
-) -> Option<usize> {
-    let mut parts = reference.splitn(3, ' ');
-    let name = parts.next()?;
-    let version = parts.next();
-    let source = parts
-        .next()
-        .map(|source| source.trim_start_matches('(').trim_end_matches(')'));
-    let mut matching = by_name.get(name)?.iter().copied().filter(|&index| {
-        let locked = &packages[index];
-        version.is_none_or(|version| locked.version == version)
-            && source.is_none_or(|source| locked.source == source)
-    });
-    let found = matching.next()?;
-    // A reference that fits two packages is none cargo writes.
-    matching.next().is_none().then_some(found)
+    tables.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MANIFEST: &str = r#"
+    const WORKSPACE: &str = r#"
 [workspace]
-members = ["lessons/*/*"]
+members = ["lessons/*/*", "testkit"]
 
 [workspace.dependencies]
 axum = "0.8"
 serde = { version = "1", features = ["derive"] }
+reqwest = "0.13"
+testkit = { path = "testkit" }
 "#;
 
-    const LOCK: &str = r#"
-version = 4
-
-[[package]]
-name = "axum"
-version = "0.8.9"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-checksum = "aaaa"
-dependencies = [
- "hashbrown",
-]
-
-[[package]]
-name = "hashbrown"
-version = "0.16.1"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-checksum = "bbbb"
-
-[[package]]
-name = "serde"
-version = "1.0.228"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-checksum = "cccc"
-
-[[package]]
+    const HELLO: &str = r#"
+[package]
 name = "server-hello"
-version = "0.0.0"
-dependencies = [
- "axum",
-]
+edition.workspace = true
 
-[[package]]
-name = "shop"
-version = "0.0.0"
-dependencies = [
- "serde",
-]
+[dependencies]
+axum.workspace = true
+
+[dev-dependencies]
+testkit.workspace = true
 "#;
 
-    fn view(manifest: &str, lock: &str, package: &str) -> Option<View> {
-        Views::default().of(manifest.as_bytes(), lock.as_bytes(), package)
+    const TESTKIT: &str = r#"
+[package]
+name = "testkit"
+
+[target.'cfg(unix)'.dependencies]
+reqwest = { workspace = true }
+"#;
+
+    const SHOP: &str = r#"
+[package]
+name = "shop"
+
+[dependencies]
+serde.workspace = true
+"#;
+
+    struct Tree(tempfile::TempDir);
+
+    impl Tree {
+        fn new(workspace: &str) -> Tree {
+            let tree = Tree(tempfile::tempdir().unwrap());
+            tree.write("Cargo.toml", workspace);
+            tree.write("lessons/01-server/hello/Cargo.toml", HELLO);
+            tree.write("lessons/02-shop/shop/Cargo.toml", SHOP);
+            tree.write("testkit/Cargo.toml", TESTKIT);
+            tree
+        }
+
+        fn write(&self, relative: &str, text: &str) {
+            let path = self.0.path().join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+
+        fn view(&self, package: &str) -> Option<String> {
+            let root = self.0.path();
+            manifest_view(root, &root.join(package))
+        }
     }
 
-    /// What a pull of a new lesson does to the two files: a workspace
-    /// dependency, packages in the lock, and a second version of a crate
-    /// that makes the lock spell the first one with its version.
-    fn with_new_lesson() -> (String, String) {
-        let manifest = MANIFEST.replace(
-            "[workspace.dependencies]\n",
-            "[workspace.dependencies]\n# The elective only.\nasync-graphql = \"7.2.1\"\n",
-        );
-        let lock = LOCK
-            .replace(" \"hashbrown\",\n", " \"hashbrown 0.16.1\",\n")
-            .replace(
-                "[[package]]\nname = \"hashbrown\"",
-                "[[package]]\nname = \"async-graphql\"\nversion = \"7.2.1\"\n\
-                 source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
-                 checksum = \"dddd\"\ndependencies = [\n \"hashbrown 0.17.1\",\n]\n\n\
-                 [[package]]\nname = \"hashbrown\"\nversion = \"0.17.1\"\n\
-                 source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
-                 checksum = \"eeee\"\n\n[[package]]\nname = \"hashbrown\"",
-            );
-        (manifest, lock)
+    const HELLO_DIR: &str = "lessons/01-server/hello";
+    const SHOP_DIR: &str = "lessons/02-shop/shop";
+
+    #[test]
+    fn a_package_sees_the_workspace_dependencies_it_and_its_path_dependencies_inherit() {
+        let tree = Tree::new(WORKSPACE);
+        let hello = tree.view(HELLO_DIR).expect("a view");
+        // Its own, the testkit's (under a target table), not the shop's.
+        assert!(hello.contains("axum = \"0.8\""), "{hello}");
+        assert!(hello.contains("reqwest = \"0.13\""), "{hello}");
+        assert!(hello.contains("testkit"), "{hello}");
+        assert!(!hello.contains("serde"), "{hello}");
+        assert!(hello.contains("lessons/*/*"), "{hello}");
+        let shop = tree.view(SHOP_DIR).expect("a view");
+        assert!(shop.contains("serde") && !shop.contains("axum"), "{shop}");
     }
 
     #[test]
-    fn a_package_sees_its_own_dependencies_and_the_workspace_dependencies_they_are() {
-        let view = view(MANIFEST, LOCK, "server-hello").expect("a view");
-        assert_eq!(
-            view.lock,
-            "axum@0.8.9 registry+https://github.com/rust-lang/crates.io-index aaaa [hashbrown@0.16.1]\n\
-             hashbrown@0.16.1 registry+https://github.com/rust-lang/crates.io-index bbbb []\n\
-             server-hello@0.0.0   [axum@0.8.9]\n"
+    fn a_new_lesson_and_its_workspace_dependencies_change_no_other_packages_view() {
+        let tree = Tree::new(WORKSPACE);
+        let (hello, shop) = (tree.view(HELLO_DIR), tree.view(SHOP_DIR));
+        tree.write(
+            "Cargo.toml",
+            &WORKSPACE.replace(
+                "[workspace.dependencies]\n",
+                "[workspace.dependencies]\n# The elective only.\nasync-graphql = \"7.2.1\"\n",
+            ),
         );
-        assert!(
-            view.manifest.contains("axum = \"0.8\""),
-            "{}",
-            view.manifest
+        tree.write(
+            "lessons/08-graphql/schema/Cargo.toml",
+            "[package]\nname = \"graphql-schema\"\n\n[dependencies]\nasync-graphql.workspace = true\n",
         );
-        assert!(!view.manifest.contains("serde"), "{}", view.manifest);
-        assert!(view.manifest.contains("lessons/*/*"), "{}", view.manifest);
-    }
+        assert_eq!(tree.view(HELLO_DIR), hello);
+        assert_eq!(tree.view(SHOP_DIR), shop);
+        assert_ne!(tree.view("lessons/08-graphql/schema"), shop);
 
-    #[test]
-    fn a_new_lesson_and_its_dependencies_change_no_other_packages_view() {
-        let (manifest, lock) = with_new_lesson();
-        assert_eq!(
-            view(&manifest, &lock, "server-hello"),
-            view(MANIFEST, LOCK, "server-hello")
-        );
-        assert_eq!(view(&manifest, &lock, "shop"), view(MANIFEST, LOCK, "shop"));
         // The first workspace dependency of a workspace that had none.
         let bare = "[workspace]\nmembers = [\"lessons/*/*\"]\n";
-        let first = format!("{bare}\n[workspace.dependencies]\nasync-graphql = \"7.2.1\"\n");
-        assert_eq!(view(&first, &lock, "shop"), view(bare, LOCK, "shop"));
+        let tree = Tree::new(bare);
+        let before = tree.view(SHOP_DIR);
+        tree.write(
+            "Cargo.toml",
+            &format!("{bare}\n[workspace.dependencies]\nasync-graphql = \"7.2.1\"\n"),
+        );
+        assert_eq!(tree.view(SHOP_DIR), before);
     }
 
     #[test]
-    fn any_change_to_what_a_package_builds_with_changes_its_view() {
-        let before = view(MANIFEST, LOCK, "server-hello");
+    fn a_change_to_what_a_package_builds_with_changes_its_view() {
+        let tree = Tree::new(WORKSPACE);
+        let before = tree.view(HELLO_DIR);
         let changes = [
-            (
-                MANIFEST.replace("axum = \"0.8\"", "axum = \"0.8.1\""),
-                LOCK.to_string(),
-            ),
-            (
-                MANIFEST.replace("[workspace]", "[profile.dev]\nopt-level = 1\n\n[workspace]"),
-                LOCK.to_string(),
-            ),
-            (MANIFEST.to_string(), LOCK.replace("0.16.1", "0.16.2")),
-            (MANIFEST.to_string(), LOCK.replace("bbbb", "ffff")),
-            (
-                MANIFEST.to_string(),
-                LOCK.replace(" \"axum\",\n]", " \"axum\",\n \"serde\",\n]"),
+            WORKSPACE.replace("axum = \"0.8\"", "axum = \"0.8.1\""),
+            WORKSPACE.replace("reqwest = \"0.13\"", "reqwest = \"0.12\""),
+            WORKSPACE.replace("[workspace]", "[profile.dev]\nopt-level = 1\n\n[workspace]"),
+            WORKSPACE.replace(
+                "[workspace]",
+                "[patch.crates-io]\nbytes = { path = \"b\" }\n\n[workspace]",
             ),
         ];
-        for (manifest, lock) in changes {
-            assert_ne!(
-                view(&manifest, &lock, "server-hello"),
-                before,
-                "{manifest}\n{lock}"
-            );
+        for workspace in changes {
+            tree.write("Cargo.toml", &workspace);
+            assert_ne!(tree.view(HELLO_DIR), before, "{workspace}");
         }
     }
 
     #[test]
-    fn files_that_do_not_parse_or_an_unknown_package_have_no_view() {
-        assert_eq!(view("[workspace", LOCK, "server-hello"), None);
-        assert_eq!(view(MANIFEST, "[[package]]\nname = ", "server-hello"), None);
-        assert_eq!(view(MANIFEST, LOCK, "no-such-package"), None);
-        // A registry crate of the same name is no workspace member.
-        assert_eq!(view(MANIFEST, LOCK, "axum"), None);
+    fn a_workspace_manifest_that_does_not_parse_has_no_view() {
+        let tree = Tree::new("[workspace");
+        assert_eq!(tree.view(HELLO_DIR), None);
+        // A member that cannot be read inherits nothing, and breaks nothing.
+        let tree = Tree::new(WORKSPACE);
+        tree.write(&format!("{SHOP_DIR}/Cargo.toml"), "[package");
+        let shop = tree.view(SHOP_DIR).expect("a view");
+        assert!(!shop.contains("serde"), "{shop}");
     }
 
     #[test]
@@ -415,26 +285,6 @@ dependencies = [
         assert_ne!(
             record_view(record),
             record_view(&record.replace("dddd", "ffff"))
-        );
-    }
-
-    #[test]
-    fn views_are_kept_while_the_files_stay_the_same() {
-        let mut views = Views::default();
-        let first = views.of(MANIFEST.as_bytes(), LOCK.as_bytes(), "server-hello");
-        assert_eq!(
-            views.of(MANIFEST.as_bytes(), LOCK.as_bytes(), "server-hello"),
-            first
-        );
-        let (manifest, lock) = with_new_lesson();
-        assert_eq!(
-            views.of(manifest.as_bytes(), lock.as_bytes(), "server-hello"),
-            first
-        );
-        let changed = LOCK.replace("aaaa", "abab");
-        assert_ne!(
-            views.of(MANIFEST.as_bytes(), changed.as_bytes(), "server-hello"),
-            first
         );
     }
 }
