@@ -92,12 +92,14 @@ impl<'a> Job<'a> {
             .collect();
         files.push(lesson.join(crate::manifest::LESSON_FILE));
         files.push(lesson.join(crate::manifest::SUMS_FILE));
-        // Not `Cargo.lock`: cargo's fingerprint of every artifact covers the
-        // versions, sources and features of what it is built with, so a
-        // binary it calls fresh was built against the lock as it is. The lock lists the optional dependencies that any
+        // Not `Cargo.lock`: it lists the optional dependencies that any
         // package turns on, so another lesson's new dependency changes the
         // entries of crates every exercise uses, and digesting it would
-        // rebuild every exercise for nothing.
+        // rebuild every exercise for nothing. cargo's fingerprint of every
+        // artifact covers the versions, sources and features it is built
+        // with, so cargo decides what a new lock rebuilds: the ledger keeps
+        // the lock each binary was built with, and runs no cargo only while
+        // the lock is that one (`Ledger::built_from`).
         (dirs, files)
     }
 }
@@ -233,7 +235,8 @@ impl<'a> Runner<'a> {
             .map(|job| (job.package().to_string(), Digests::of(root, job)))
             .collect();
         let mut ledger = Ledger::load(&self.target_dir);
-        if let Some(executables) = self.unchanged(jobs, &before, &ledger) {
+        if let Some(executables) = self.unchanged(jobs, &before, &ledger, &seal::lock_digest(root))
+        {
             // Every test binary is one the ledger saw built from exactly
             // these sources, and untouched since: cargo would build nothing.
             return Ok(Build {
@@ -276,6 +279,8 @@ impl<'a> Runner<'a> {
             messages.errors.extend(again.errors);
         }
 
+        // The lock as cargo left it: what the binaries were built against.
+        let lock = seal::lock_digest(root);
         let mut changed_during_build = BTreeSet::new();
         for job in jobs {
             let digests = &before[job.package()];
@@ -286,7 +291,7 @@ impl<'a> Runner<'a> {
                 .collect();
             for (executable, source) in executables {
                 if after.all == digests.all {
-                    ledger.record(&executable, &source, digests.all.clone());
+                    ledger.record(&executable, &source, digests.all.clone(), &lock);
                 } else {
                     // Built from bytes that are gone: never vouch for it.
                     ledger.forget(&executable);
@@ -313,19 +318,21 @@ impl<'a> Runner<'a> {
     }
 
     /// The test binaries of every job, if the ledger holds each as built
-    /// from the job's sources as they are now, and unchanged since.
+    /// from the job's sources as they are now, with the lock whose digest is
+    /// `lock` (the lock as it is now), and unchanged since.
     fn unchanged(
         &self,
         jobs: &[Job],
         digests: &std::collections::HashMap<String, Digests>,
         ledger: &Ledger,
+        lock: &str,
     ) -> Option<Vec<TestExecutable>> {
         let mut executables = Vec::new();
         for job in jobs {
             let inputs = &digests.get(job.package())?.all;
             for test in &job.exercise.tests {
                 let source = self.workbook.path(job.dir()).join(test);
-                let executable = ledger.built_from(&source, inputs)?;
+                let executable = ledger.built_from(&source, inputs, lock)?;
                 executables.push(TestExecutable {
                     src_path: source,
                     executable,

@@ -113,6 +113,21 @@ fn status(document: &Value, id: &str) -> String {
         .to_string()
 }
 
+/// What tells one build of each binary from another: its inode and the
+/// time of its last change, which a rebuild moves.
+fn identities(binaries: &[PathBuf]) -> Vec<(PathBuf, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut identities: Vec<_> = binaries
+        .iter()
+        .map(|binary| {
+            let meta = std::fs::metadata(binary).unwrap();
+            (binary.clone(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+        })
+        .collect();
+    identities.sort();
+    identities
+}
+
 /// The test binaries of the calm lesson in the workbook's build folder.
 fn calm_binaries(workbook: &Workbook) -> Vec<PathBuf> {
     std::fs::read_dir(workbook.path("target/debug/deps"))
@@ -693,18 +708,35 @@ fn a_pulled_lesson_with_new_dependencies_leaves_the_others_built_but_a_change_to
         &["-c", "pull.rebase=false", "pull", "-q", "--no-edit"],
     );
 
-    // Nothing calm/greet builds with changed: its test binary is still
-    // vouched for, and graded without cargo.
-    let no_cargo = [("CARGO", "/nonexistent/cargo")];
+    // Nothing calm/greet builds with changed but the lock: cargo looks
+    // once, and its test binary, found fresh, is still vouched for.
+    let built = identities(&calm_binaries(&learner));
     let args = ["check", "calm/greet", "--format", "json"];
-    let pulled = learner.run_with(Path::new(CHECKER), &args, &no_cargo);
-    assert_eq!(
-        pulled.code,
-        Some(1),
-        "the pull of another lesson's dependencies made calm/greet build again: {}",
-        pulled.stderr
-    );
+    let pulled = learner.run(&args);
+    assert_eq!(pulled.code, Some(1), "{}", pulled.stderr);
     assert_eq!(status(&json(&pulled), "calm/greet"), "failed");
+    assert_eq!(
+        identities(&calm_binaries(&learner)),
+        built,
+        "the pull of another lesson's dependencies made calm/greet build again"
+    );
+    // With the lock as cargo left it, it is graded without cargo.
+    let no_cargo = [("CARGO", "/nonexistent/cargo")];
+    let again = learner.run_with(Path::new(CHECKER), &args, &no_cargo);
+    assert_eq!(again.code, Some(1), "{}", again.stderr);
+
+    // A lock that changes alone (a dependency updated) has cargo look again:
+    // the binary was built against the versions it names no more.
+    let lock = learner.read("Cargo.lock");
+    learner.write("Cargo.lock", &format!("{lock}\n# updated\n"));
+    let updated = learner.run_with(Path::new(CHECKER), &args, &no_cargo);
+    assert_eq!(
+        updated.code,
+        Some(2),
+        "a new lock was graded without cargo: {}",
+        updated.stdout
+    );
+    learner.write("Cargo.lock", &lock);
 
     // A change to what it builds with does make it build again.
     learner.write(

@@ -92,6 +92,10 @@ pub struct Entry {
     /// The test file the binary was built from (`tests/hello.rs`).
     #[serde(default)]
     pub source: Option<PathBuf>,
+    /// The digest of `Cargo.lock` when cargo last built the binary or found
+    /// it fresh: the versions it was built against.
+    #[serde(default)]
+    pub lock: String,
 }
 
 /// The test binaries the checker saw built, by path.
@@ -128,14 +132,15 @@ impl Ledger {
     }
 
     /// Records that `binary`, as it is now, was built from `source` and the
-    /// sources whose digest is `inputs`.
-    pub fn record(&mut self, binary: &Path, source: &Path, inputs: String) {
+    /// sources whose digest is `inputs`, with the lock whose digest is `lock`.
+    pub fn record(&mut self, binary: &Path, source: &Path, inputs: String, lock: &str) {
         match Identity::of(binary) {
             Ok(identity) => {
                 let entry = Entry {
                     identity,
                     inputs,
                     source: Some(source.to_path_buf()),
+                    lock: lock.to_string(),
                 };
                 self.entries.insert(binary.to_path_buf(), entry);
             }
@@ -144,11 +149,16 @@ impl Ledger {
     }
 
     /// The binary built from the test file `source` out of the sources
-    /// whose digest is `inputs`, if the ledger holds one, unchanged since.
-    pub fn built_from(&self, source: &Path, inputs: &str) -> Option<PathBuf> {
+    /// whose digest is `inputs`, with the lock whose digest is `lock`, if
+    /// the ledger holds one, unchanged since.
+    pub fn built_from(&self, source: &Path, inputs: &str, lock: &str) -> Option<PathBuf> {
         self.entries
             .iter()
-            .filter(|(_, entry)| entry.source.as_deref() == Some(source) && entry.inputs == inputs)
+            .filter(|(_, entry)| {
+                entry.source.as_deref() == Some(source)
+                    && entry.inputs == inputs
+                    && entry.lock == lock
+            })
             .find(|(binary, entry)| as_recorded(binary, entry))
             .map(|(binary, _)| binary.clone())
     }
@@ -257,6 +267,14 @@ pub fn digest_sources(
         }
     }
     (hex(&all.finalize()), hex(&rest.finalize()))
+}
+
+/// The digest of the workspace's `Cargo.lock` as it is now.
+pub fn lock_digest(root: &Path) -> String {
+    match fs::read(root.join("Cargo.lock")) {
+        Ok(bytes) => sha256_hex(&bytes),
+        Err(_) => "missing".to_string(),
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -416,18 +434,23 @@ mod tests {
         fs::write(&binary, b"elf").unwrap();
         let mut ledger = Ledger::load(dir.path());
         let test = Path::new("/w/lessons/a/tests/a.rs");
-        ledger.record(&binary, test, "sources-1".into());
+        ledger.record(&binary, test, "sources-1".into(), "lock-1");
         ledger.save();
         let ledger = Ledger::load(dir.path());
         assert!(ledger.vouches_for(&binary, "sources-1"));
         assert!(!ledger.vouches_for(&binary, "sources-2"));
-        assert_eq!(ledger.built_from(test, "sources-1"), Some(binary.clone()));
-        assert_eq!(ledger.built_from(test, "sources-2"), None);
+        assert_eq!(
+            ledger.built_from(test, "sources-1", "lock-1"),
+            Some(binary.clone())
+        );
+        assert_eq!(ledger.built_from(test, "sources-2", "lock-1"), None);
+        // Built against other versions: cargo decides what to rebuild.
+        assert_eq!(ledger.built_from(test, "sources-1", "lock-2"), None);
         assert!(ledger.changed().is_empty());
         fs::remove_file(&binary).unwrap();
         fs::write(&binary, b"forged").unwrap();
         assert!(!ledger.vouches_for(&binary, "sources-1"));
-        assert_eq!(ledger.built_from(test, "sources-1"), None);
+        assert_eq!(ledger.built_from(test, "sources-1", "lock-1"), None);
         assert_eq!(ledger.changed(), [binary]);
     }
 
