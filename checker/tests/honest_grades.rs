@@ -61,6 +61,25 @@ impl Workbook {
         std::fs::write(path, text).unwrap();
     }
 
+    /// A learner's clone of this workbook, to pull its authors' updates.
+    fn clone_for_learner(&self) -> Workbook {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("learner");
+        git::git(
+            dir.path(),
+            &["clone", "-q", self.root.to_str().unwrap(), "learner"],
+        );
+        Workbook { _dir: dir, root }
+    }
+
+    /// `git pull`, as a learner takes the authors' updates.
+    fn pull(&self) {
+        git::git(
+            &self.root,
+            &["-c", "pull.rebase=false", "pull", "-q", "--no-edit"],
+        );
+    }
+
     /// Puts every tracked file back and removes new ones, as a learner
     /// would with `git checkout . && git clean -fd`.
     fn restore(&self) {
@@ -100,6 +119,13 @@ impl Workbook {
     fn check(&self, target: &str) -> Value {
         json(&self.run(&["check", target, "--format", "json"]))
     }
+}
+
+/// Asserts that `run`, a check given no cargo, wanted one: `what` says
+/// what it would otherwise have graded without a build.
+fn wanted_cargo(run: &Run, what: &str) {
+    assert_eq!(run.code, Some(2), "{what} without a build: {}", run.stdout);
+    assert!(run.stderr.contains("cannot start cargo"), "{}", run.stderr);
 }
 
 fn json(run: &Run) -> Value {
@@ -608,26 +634,7 @@ fn grade_trusts_nothing_of_a_learners_tree_but_the_edited_files_and_flags_tamper
 #[test]
 fn updates_pulled_from_the_workbooks_upstream_are_as_given_but_local_edits_are_not() {
     let upstream = Workbook::new();
-    let dir = tempfile::tempdir().unwrap();
-    let clone = dir.path().join("learner");
-    let output = Command::new("git")
-        .args([
-            "clone",
-            "-q",
-            upstream.root.to_str().unwrap(),
-            clone.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let learner = Workbook {
-        _dir: dir,
-        root: clone,
-    };
+    let learner = upstream.clone_for_learner();
     learner.solve("06-cheats", "honest");
     // First use records the baseline.
     assert_eq!(
@@ -644,10 +651,7 @@ fn updates_pulled_from_the_workbooks_upstream_are_as_given_but_local_edits_are_n
     upstream.write(test, &more);
     assert_eq!(upstream.run(&["dev", "checksums"]).code, Some(0));
     git::git(&upstream.root, &["commit", "-qam", "one more test"]);
-    git::git(
-        &learner.root,
-        &["-c", "pull.rebase=false", "pull", "-q", "--no-edit"],
-    );
+    learner.pull();
     let pulled = learner.check("cheats/honest");
     let honest = exercise(&pulled, "cheats/honest");
     assert_eq!(
@@ -670,16 +674,7 @@ fn updates_pulled_from_the_workbooks_upstream_are_as_given_but_local_edits_are_n
 #[test]
 fn a_pulled_lesson_with_new_dependencies_leaves_the_others_built_but_a_change_to_theirs_does_not() {
     let upstream = Workbook::new();
-    let dir = tempfile::tempdir().unwrap();
-    let clone = dir.path().join("learner");
-    git::git(
-        dir.path(),
-        &["clone", "-q", upstream.root.to_str().unwrap(), "learner"],
-    );
-    let learner = Workbook {
-        _dir: dir,
-        root: clone,
-    };
+    let learner = upstream.clone_for_learner();
     assert_eq!(status(&learner.check("calm/greet"), "calm/greet"), "failed");
 
     // The authors add a lesson that needs a crate no other lesson uses: a
@@ -703,10 +698,7 @@ fn a_pulled_lesson_with_new_dependencies_leaves_the_others_built_but_a_change_to
     );
     assert_eq!(upstream.run(&["dev", "checksums"]).code, Some(0));
     git::git(&upstream.root, &["commit", "-qam", "a lesson with itoa"]);
-    git::git(
-        &learner.root,
-        &["-c", "pull.rebase=false", "pull", "-q", "--no-edit"],
-    );
+    learner.pull();
 
     // Nothing calm/greet builds with changed but the lock: cargo looks
     // once, and its test binary, found fresh, is still vouched for.
@@ -730,12 +722,7 @@ fn a_pulled_lesson_with_new_dependencies_leaves_the_others_built_but_a_change_to
     let lock = learner.read("Cargo.lock");
     learner.write("Cargo.lock", &format!("{lock}\n# updated\n"));
     let updated = learner.run_with(Path::new(CHECKER), &args, &no_cargo);
-    assert_eq!(
-        updated.code,
-        Some(2),
-        "a new lock was graded without cargo: {}",
-        updated.stdout
-    );
+    wanted_cargo(&updated, "a new lock was graded");
     learner.write("Cargo.lock", &lock);
 
     // A change to what it builds with does make it build again.
@@ -746,17 +733,7 @@ fn a_pulled_lesson_with_new_dependencies_leaves_the_others_built_but_a_change_to
             .replace("debug = false", "debug = true"),
     );
     let profile = learner.run_with(Path::new(CHECKER), &args, &no_cargo);
-    assert_eq!(
-        profile.code,
-        Some(2),
-        "a new build profile was graded without a build: {}",
-        profile.stdout
-    );
-    assert!(
-        profile.stderr.contains("cannot start cargo"),
-        "{}",
-        profile.stderr
-    );
+    wanted_cargo(&profile, "a new build profile was graded");
 }
 
 #[test]
@@ -782,17 +759,7 @@ fn a_check_with_nothing_changed_runs_no_cargo_but_any_change_or_forgery_does() {
         std::fs::write(&binary, FORGED_REPORT).unwrap();
     }
     let forged = workbook.run_with(checker, &args, &no_cargo);
-    assert_eq!(
-        forged.code,
-        Some(2),
-        "the forged binary was run: {}",
-        forged.stdout
-    );
-    assert!(
-        forged.stderr.contains("cannot start cargo"),
-        "{}",
-        forged.stderr
-    );
+    wanted_cargo(&forged, "the forged binary was graded");
     // Nor is a binary built from other sources than those on disk now.
     assert_eq!(
         status(&workbook.check("calm/greet"), "calm/greet"),
@@ -800,12 +767,7 @@ fn a_check_with_nothing_changed_runs_no_cargo_but_any_change_or_forgery_does() {
     );
     workbook.solve("01-calm", "greet");
     let edited = workbook.run_with(checker, &args, &no_cargo);
-    assert_eq!(
-        edited.code,
-        Some(2),
-        "an edit was graded without a build: {}",
-        edited.stdout
-    );
+    wanted_cargo(&edited, "an edit was graded");
     assert_eq!(status(&workbook.check("calm/greet"), "calm/greet"), "done");
 }
 
